@@ -1,0 +1,182 @@
+"""Audio file loading: the only module that touches ``soundfile``.
+
+``load_audio`` returns a float32 mono waveform in [-1, 1] at the requested sample
+rate, whatever the file's container (anything libsndfile reads: wav, flac, ogg, ...),
+sample rate, channel count or sample format. Every failure is reported as an
+:class:`AudioError` whose one-line message names the file and the problem.
+
+The success path costs one ``soundfile`` open + decode; the slower diagnosis of
+*why* a file could not be opened (missing, directory, empty, permissions, ...) only
+runs after a failure, so the training data loader does not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+__all__ = ["AudioError", "audio_info", "load_audio"]
+
+# libsndfile's header log reports a chunk whose declared size runs past the end of the
+# file as e.g. "data : 32000 (should be 16000)" (WAV/CAF), " SSND : ..." (AIFF),
+# "riff : ..." (W64) or "  Riff size : ..." (RF64). It then silently clamps the frame
+# count to what is present, so this log line is the only trace of a truncated file.
+_SIZE_MISMATCH = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
+# Container-level sizes (RIFF/FORM) are redundant with the data-chunk line and are
+# sometimes wrong in otherwise intact files, so they alone do not make a file truncated.
+_CONTAINER_CHUNKS = {"RIFF", "FORM"}
+# Streaming writers (e.g. ffmpeg to a pipe) leave the size as "unknown"; not an error.
+_STREAMED_SIZES = {0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFFFFFFFFFF}
+# An Ogg stream cut short: libsndfile then reports 0 frames.
+_OGG_TRUNCATED = "File ended unexpectedly"
+
+
+class AudioError(ValueError):
+    """An audio file could not be used.
+
+    The message is one line, ``"<path>: <problem>"``; ``path`` and ``problem`` are also
+    available as attributes. Constructible from the message alone so that it survives
+    pickling and DataLoader worker re-raising.
+    """
+
+    def __init__(
+        self, message: str, *, path: str | None = None, problem: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.problem = problem
+
+
+def _error(path: str | Path, problem: str) -> AudioError:
+    """Build an :class:`AudioError` for ``path`` with a single-line message."""
+    problem = " ".join(str(problem).split())
+    return AudioError(f"{path}: {problem}", path=str(path), problem=problem)
+
+
+def _diagnose_open_failure(path: str, exc: Exception) -> AudioError:
+    """Turn a failed ``soundfile`` open/decode into a precise :class:`AudioError`."""
+    detail = " ".join(str(exc).split())
+    if not os.path.lexists(path):
+        return _error(path, "file not found")
+    if not os.path.exists(path):
+        return _error(path, "broken symbolic link (file not found)")
+    if os.path.isdir(path):
+        return _error(path, "is a directory, not an audio file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1)
+    except PermissionError:
+        return _error(path, "permission denied (file is not readable)")
+    except OSError as err:
+        return _error(path, f"cannot read file ({err.strerror or err})")
+    if not head:
+        return _error(path, "empty file (0 bytes)")
+    if "not recognised" in detail or "unknown format" in detail.lower():
+        return _error(path, f"not an audio file / unrecognised format (soundfile: {detail})")
+    return _error(path, f"truncated or corrupt audio (soundfile: {detail})")
+
+
+def _check_header(path: str, f: sf.SoundFile) -> None:
+    """Raise :class:`AudioError` if libsndfile's header log shows a truncated file."""
+    try:
+        log = f.extra_info
+    except Exception:  # pragma: no cover - the log is a diagnostic nicety only
+        return
+    for name, declared, actual in _SIZE_MISMATCH.findall(log):
+        declared_n, actual_n = int(declared), int(actual)
+        if (
+            name.strip() not in _CONTAINER_CHUNKS
+            and declared_n > actual_n
+            and declared_n not in _STREAMED_SIZES
+        ):
+            raise _error(
+                path,
+                f"truncated or corrupt audio (header declares {name.strip()} size "
+                f"{declared_n} bytes, file holds {actual_n})",
+            )
+    if _OGG_TRUNCATED in log:
+        raise _error(path, "truncated or corrupt audio (Ogg stream ended unexpectedly)")
+
+
+def _open(path: str) -> sf.SoundFile:
+    try:
+        return sf.SoundFile(path)
+    except (RuntimeError, OSError, ValueError, TypeError) as exc:
+        raise _diagnose_open_failure(path, exc) from exc
+
+
+def audio_info(path: str | Path) -> tuple[float, int]:
+    """Return ``(duration_seconds, sample_rate)`` read from the header (no decoding).
+
+    Raises :class:`AudioError` for missing, unreadable, empty, non-audio, header-level
+    truncated and zero-length files. Corruption inside compressed data (e.g. a FLAC
+    frame) and non-finite samples are only detected by :func:`load_audio`.
+    """
+    path = os.fspath(path)
+    with _open(path) as f:
+        _check_header(path, f)
+        frames, rate = f.frames, f.samplerate
+    if rate <= 0:
+        raise _error(path, f"invalid sample rate {rate} in header")
+    if frames <= 0:
+        raise _error(path, "zero-length audio (header declares 0 frames, no samples)")
+    return frames / rate, int(rate)
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+    """Load an audio file as float32 mono in [-1, 1] at ``sample_rate``.
+
+    Multi-channel audio is downmixed by averaging channels; integer PCM of any width
+    and float PCM are supported; other rates are resampled with soxr (quality "HQ").
+
+    Args:
+        path: audio file in any format libsndfile reads (wav, flac, ogg, aiff, ...).
+        sample_rate: output sample rate in Hz.
+
+    Returns:
+        ``np.ndarray`` of shape (N,), dtype float32.
+
+    Raises:
+        AudioError: the file is missing, a directory, unreadable, empty, not audio,
+            truncated or corrupt, has zero frames, or contains NaN/inf samples.
+    """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    path = os.fspath(path)
+    with _open(path) as f:
+        _check_header(path, f)
+        declared = f.frames
+        rate = f.samplerate
+        try:
+            data = f.read(dtype="float32", always_2d=True)
+        except (RuntimeError, OSError, ValueError) as exc:
+            detail = " ".join(str(exc).split())
+            raise _error(path, f"truncated or corrupt audio (soundfile: {detail})") from exc
+
+    if data.shape[0] < declared:
+        raise _error(
+            path,
+            f"truncated or corrupt audio (header declares {declared} frames, "
+            f"only {data.shape[0]} could be decoded)",
+        )
+    if data.shape[0] == 0:
+        raise _error(path, "zero-length audio (0 frames, no samples)")
+    if rate <= 0:
+        raise _error(path, f"invalid sample rate {rate} in header")
+
+    # (N, C) -> (N,): a view for mono, a channel mean otherwise.
+    wave = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+    if not np.isfinite(wave).all():
+        raise _error(path, "non-finite samples (NaN or inf) in audio data")
+
+    if rate != sample_rate:
+        wave = soxr.resample(wave, rate, sample_rate, quality="HQ")
+    wave = np.ascontiguousarray(wave, dtype=np.float32)
+    # Float files may exceed full scale and resampling can overshoot slightly.
+    np.clip(wave, -1.0, 1.0, out=wave)
+    return wave

@@ -1,0 +1,48 @@
+"""Loading self-describing checkpoints without Lightning and without running pickled code."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from asr.features import FeatureConfig
+from asr.model import ModelDims, SpeechRecognizer
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """torch.load with ``weights_only=True``: tensors and plain containers only, no code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"{path}: refused to load (not a plain checkpoint: {err})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"{path}: truncated or not a checkpoint ({err})") from None
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> SpeechRecognizer:
+    """Rebuild the recognizer from a training checkpoint alone, in eval mode on `device`."""
+    ckpt = read_checkpoint(path)
+    try:
+        hp = ckpt["hyper_parameters"]
+        model = SpeechRecognizer(
+            ModelDims(**hp["dims"]), FeatureConfig(**hp["features"]), hp["vocab"]
+        )
+        state = {
+            k.removeprefix("model."): v
+            for k, v in ckpt["state_dict"].items()
+            if k.startswith("model.")
+        }
+        model.load_state_dict(state)
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: not an asr checkpoint ({err})") from None
+    return model.eval().to(device)

@@ -1,0 +1,205 @@
+"""The `asr` command: thin argument parsing around the library functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from asr.audio import AudioError, audio_info
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus"}
+
+
+def _output_frames(args: argparse.Namespace):
+    """duration (s) -> model output frames, from the training config (defaults if none)."""
+    from asr.features import FeatureConfig
+    from asr.model import ModelDims
+
+    if args.config:
+        from omegaconf import OmegaConf
+
+        from asr.config import load_config
+
+        cfg = load_config(args.config, args.overrides)
+        dims = ModelDims(**OmegaConf.to_container(cfg.model, resolve=True))
+        feats = FeatureConfig(**OmegaConf.to_container(cfg.features, resolve=True))
+    else:
+        dims, feats = ModelDims(), FeatureConfig()
+    return lambda seconds: dims.output_length(feats.num_frames(int(seconds * feats.sample_rate)))
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from asr.data.synth import synthesize_corpus
+
+    subsets = {"train": args.train, "dev": args.dev, "test": args.test}
+    subsets = {name: n for name, n in subsets.items() if n > 0}
+    dirs = synthesize_corpus(
+        args.out_dir,
+        subsets=subsets,
+        seed=args.seed,
+        text_file=args.text,
+        n_test_variants=args.test_variants,
+        jobs=args.jobs,
+    )
+    for name, path in dirs.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from asr.data.librispeech import prepare_librispeech
+    from asr.data.manifest import build_manifest, read_listing
+
+    src = Path(args.source)
+    if src.is_dir():
+        report = prepare_librispeech(src, args.manifest, _output_frames(args))
+    else:
+        report = build_manifest(read_listing(src), args.manifest, _output_frames(args))
+    print(report.summary())
+    print(f"manifest: {args.manifest}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from asr.config import load_config
+    from asr.train import fit
+
+    trainer = fit(load_config(args.config, args.overrides))
+    if trainer.is_global_zero:
+        best = trainer.checkpoint_callback
+        print(
+            f"best checkpoint: {best.best_model_path} (val_wer {float(best.best_model_score):.4f})"
+        )
+        print(f"last checkpoint: {Path(best.dirpath) / 'last.ckpt'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from asr.checkpoint import load_model
+    from asr.inference import evaluate
+
+    model = load_model(args.checkpoint, args.device)
+    s = evaluate(model, args.manifest, args.out_dir)
+    w = s["words"]
+    print(
+        f"WER {100 * s['wer']:.2f} % [{w['errors']} / {w['ref_len']}: S={w['substitutions']} "
+        f"D={w['deletions']} I={w['insertions']}]  CER {100 * s['cer']:.2f} %  "
+        f"SER {100 * s['sentence_error_rate']:.1f} %  ({s['utterances']} utterances, "
+        f"RTF {s['rtf']:.4f})"
+    )
+    out = Path(args.out_dir)
+    print(f"summary: {out / 'wer.json'}\nhypotheses: {out / 'hyps.jsonl'}")
+    return 1 if s["failed"] else 0
+
+
+def _expand(paths: list[str]) -> list[Path]:
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from asr.checkpoint import load_model
+    from asr.inference import recognize
+
+    records, failed = [], 0
+    for i, path in enumerate(_expand(args.audio)):
+        try:
+            records.append({"id": str(i), "audio": str(path), "duration": audio_info(path)[0]})
+        except AudioError as err:
+            print(f"asr transcribe: error: {err}", file=sys.stderr)
+            failed += 1
+    if records:
+        model = load_model(args.checkpoint, args.device)
+        hyps = dict(recognize(model, records))
+        results = [
+            {"audio": r["audio"], "duration": r["duration"], "text": hyps.get(r["id"])}
+            for r in records
+        ]
+        for r in results:
+            if r["text"] is None:
+                failed += 1  # the loader logged the reason
+            elif not args.json:
+                print(r["text"] if len(records) == 1 else f"{r['audio']}\t{r['text']}")
+        if args.json:
+            print(json.dumps([r for r in results if r["text"] is not None], indent=2))
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asr", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="synthesize a LibriSpeech-layout corpus with espeak-ng")
+    p.add_argument("out_dir")
+    p.add_argument("--train", type=int, default=3000, help="training sentences")
+    p.add_argument("--dev", type=int, default=100, help="dev sentences (training voices)")
+    p.add_argument("--test", type=int, default=200, help="test sentences (unseen voices)")
+    p.add_argument("--test-variants", type=int, default=2, help="voice variants held out for test")
+    p.add_argument("--text", help="sentences from this file (one per line) instead of the grammar")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=None)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("prepare", help="corpus -> JSONL manifest")
+    p.add_argument(
+        "source",
+        help="a LibriSpeech-layout subset directory, or a TSV listing "
+        "(audio<TAB>text[<TAB>speaker])",
+    )
+    p.add_argument("manifest", help="output JSONL manifest")
+    p.add_argument("--config", help="training config: drop utterances too short for its model")
+    p.add_argument("overrides", nargs="*", help="config overrides key=value")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train a model from a config")
+    p.add_argument("--config", required=True)
+    p.add_argument("overrides", nargs="*", help="config overrides, e.g. model.rnn_type=gru")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="decode a manifest, write WER/CER and hypotheses")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("transcribe", help="audio files (or directories) -> text on stdout")
+    p.add_argument("audio", nargs="+")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--json", action="store_true", help="print a JSON list of results")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_transcribe)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="[%(asctime)s %(name)s] %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    from asr.checkpoint import CheckpointError
+    from asr.config import ConfigError
+    from asr.data.manifest import ManifestError
+
+    try:
+        return args.func(args)
+    except (AudioError, CheckpointError, ConfigError, ManifestError, RuntimeError) as err:
+        if args.verbose:
+            raise
+        print(f"asr {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

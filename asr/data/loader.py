@@ -1,0 +1,194 @@
+"""Datasets, batching and the LightningDataModule.
+
+Batches are capped by total (padded) audio seconds, not by a fixed count, and hold utterances of
+similar duration (so little compute goes to padding). Under DDP each rank takes its own share of
+the batches; training batches are trimmed so every rank runs the same number of steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+
+import lightning as L
+import numpy as np
+import soxr
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from asr.audio import AudioError, load_audio
+from asr.data.manifest import read_manifest
+from asr.text import CharVocab
+
+log = logging.getLogger(__name__)
+
+
+class AudioDataset(Dataset):
+    """Manifest records -> (waveform float32 (N,), token ids, record).
+
+    `speed_perturb`: factors drawn uniformly per item (e.g. [0.9, 1.0, 1.1]); training only.
+    A file that fails to load is logged and skipped (the item is None; `collate` drops it).
+    """
+
+    def __init__(
+        self,
+        records: Sequence[dict],
+        vocab: CharVocab,
+        sample_rate: int = 16000,
+        speed_perturb: Sequence[float] | None = None,
+    ) -> None:
+        self.records, self.vocab, self.sample_rate = list(records), vocab, sample_rate
+        self.speed_perturb = list(speed_perturb or [])
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, list[int], dict] | None:
+        rec = self.records[i]
+        try:
+            wave = load_audio(rec["audio"], self.sample_rate)
+        except AudioError as err:
+            log.warning("skipping utterance %s: %s", rec["id"], err)
+            return None
+        if self.speed_perturb:
+            factor = random.choice(self.speed_perturb)
+            if factor != 1.0:
+                wave = soxr.resample(wave, self.sample_rate * factor, self.sample_rate)
+        return wave, self.vocab.encode(rec["text"]), rec
+
+
+def collate(items: list) -> dict:
+    """Pad a list of dataset items into a batch.
+
+    Returns ``wave`` (B, N) float32, ``wave_lengths`` (B,), ``targets`` (B, L) int64 padded with 0,
+    ``target_lengths`` (B,), ``ids`` and ``texts`` (lists of B strings).
+    """
+    items = [it for it in items if it is not None]
+    n = len(items)
+    max_wave = max((len(w) for w, _, _ in items), default=0)
+    max_tgt = max((len(t) for _, t, _ in items), default=0)
+    wave = torch.zeros(n, max_wave)
+    targets = torch.zeros(n, max_tgt, dtype=torch.long)
+    for i, (w, t, _) in enumerate(items):
+        wave[i, : len(w)] = torch.from_numpy(w)
+        targets[i, : len(t)] = torch.tensor(t, dtype=torch.long)
+    return {
+        "wave": wave,
+        "wave_lengths": torch.tensor([len(w) for w, _, _ in items], dtype=torch.long),
+        "targets": targets,
+        "target_lengths": torch.tensor([len(t) for _, t, _ in items], dtype=torch.long),
+        "ids": [r["id"] for _, _, r in items],
+        "texts": [r["text"] for _, _, r in items],
+    }
+
+
+class DurationBucketSampler(Sampler[list[int]]):
+    """Yield batches of indices of similar duration whose padded size
+    (longest duration x batch size) stays within `max_batch_seconds`.
+
+    Batch composition is fixed (utterances sorted by duration); with `shuffle` the batch order
+    is reshuffled every epoch from (seed, epoch). With `num_replicas` > 1 each rank gets every
+    `num_replicas`-th batch; `drop_uneven` trims the list so all ranks get the same count
+    (needed for training under DDP, where ranks synchronise every step).
+    """
+
+    def __init__(
+        self,
+        durations: Sequence[float],
+        max_batch_seconds: float,
+        max_batch_size: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+        drop_uneven: bool = True,
+    ) -> None:
+        if max_batch_seconds <= 0:
+            raise ValueError("max_batch_seconds must be positive")
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.num_replicas, self.rank = num_replicas, rank
+        order = sorted(range(len(durations)), key=lambda i: durations[i])
+        batches, current, longest = [], [], 0.0
+        for i in order:
+            longest_if_added = max(longest, durations[i])
+            full = max_batch_size is not None and len(current) >= max_batch_size
+            if current and (longest_if_added * (len(current) + 1) > max_batch_seconds or full):
+                batches.append(current)
+                current, longest_if_added = [], durations[i]
+            current.append(i)
+            longest = longest_if_added
+        if current:
+            batches.append(current)
+        if drop_uneven and num_replicas > 1:
+            batches = batches[: len(batches) - len(batches) % num_replicas] or batches[:0]
+        self.batches = batches
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _epoch_batches(self) -> list[list[int]]:
+        batches = list(self.batches)
+        if self.shuffle:
+            random.Random(self.seed * 100003 + self.epoch).shuffle(batches)
+        return batches[self.rank :: self.num_replicas]
+
+    def __iter__(self):
+        return iter(self._epoch_batches())
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.batches), self.num_replicas))
+
+
+class ASRDataModule(L.LightningDataModule):
+    """Train/validation data from JSONL manifests, batched by duration, DDP-aware."""
+
+    def __init__(
+        self,
+        train_manifest: str | None,
+        val_manifest: str | None,
+        vocab: list[str],
+        sample_rate: int = 16000,
+        max_batch_seconds: float = 60.0,
+        max_batch_size: int | None = None,
+        num_workers: int = 1,
+        speed_perturb: Sequence[float] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.train_manifest, self.val_manifest = train_manifest, val_manifest
+        self.vocab, self.sample_rate, self.seed = CharVocab(vocab), sample_rate, seed
+        self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
+        self.num_workers, self.speed_perturb = num_workers, speed_perturb
+
+    def _loader(self, manifest: str, train: bool) -> DataLoader:
+        records = read_manifest(manifest)
+        rank, world = (
+            (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        )
+        sampler = DurationBucketSampler(
+            [r["duration"] for r in records],
+            self.max_batch_seconds,
+            self.max_batch_size,
+            shuffle=train,
+            seed=self.seed,
+            num_replicas=world,
+            rank=rank,
+            drop_uneven=train,
+        )
+        dataset = AudioDataset(
+            records, self.vocab, self.sample_rate, self.speed_perturb if train else None
+        )
+        return DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_manifest, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_manifest, train=False)

@@ -1,0 +1,192 @@
+"""Acoustic model: frontend (frame stacking or conv) -> stacked (Bi)RNN -> linear -> log-softmax.
+
+All maths lives in plain ``nn.Module``s; ``asr.train`` only wires loss, optimizer and metrics.
+Padding never leaks into outputs: the backward direction runs on each sequence reversed within
+its own length (an exact alternative to ``pack_padded_sequence`` that keeps the fast kernels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from asr.features import FeatureConfig, LogMel, SpecAugment, lengths_to_mask
+
+RNNS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+@dataclass
+class ModelDims:
+    """Everything needed to rebuild the network; stored inside every checkpoint."""
+
+    n_input: int = 80  # feature bins (F)
+    vocab_size: int = 29  # output tokens including the CTC blank (V)
+    frontend: str = "stack"  # "stack": concatenate `stack` frames; "conv": 2-D conv stack
+    stack: int = 3  # frame-stacking factor (frontend=stack)
+    conv_channels: int = 32  # frontend=conv
+    conv_time_strides: list[int] = field(default_factory=lambda: [2, 1])  # frontend=conv
+    rnn_type: str = "lstm"  # rnn | gru | lstm
+    hidden: int = 256  # units per direction
+    layers: int = 3
+    bidirectional: bool = True
+    dropout: float = 0.1  # between recurrent layers and before the output layer
+
+    def __post_init__(self) -> None:
+        if self.rnn_type not in RNNS:
+            raise ValueError(f"rnn_type must be one of {sorted(RNNS)}, got {self.rnn_type!r}")
+        if self.frontend not in ("stack", "conv"):
+            raise ValueError(f"frontend must be 'stack' or 'conv', got {self.frontend!r}")
+
+    def output_length(self, frames: int) -> int:
+        """Output frames (T') for `frames` input feature frames (T)."""
+        if self.frontend == "stack":
+            return -(-frames // self.stack)
+        for s in self.conv_time_strides:
+            frames = (frames - 1) // s + 1
+        return frames
+
+
+def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse each sequence of x (B, T, D) within its own length; padding stays in place."""
+    t = torch.arange(x.shape[1], device=x.device)[None, :]
+    idx = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+    return x.gather(1, idx[:, :, None].expand_as(x))
+
+
+class StackFrontend(nn.Module):
+    """Concatenate `stack` consecutive frames: (B, T, F) -> (B, ceil(T/stack), F*stack)."""
+
+    def __init__(self, n_input: int, stack: int) -> None:
+        super().__init__()
+        self.stack = stack
+        self.out_dim = n_input * stack
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        b, t, f = x.shape
+        pad = (-t) % self.stack
+        if pad:
+            x = nn.functional.pad(x, (0, 0, 0, pad))
+        x = x.reshape(b, (t + pad) // self.stack, f * self.stack)
+        return x, torch.div(lengths + self.stack - 1, self.stack, rounding_mode="floor")
+
+
+class ConvFrontend(nn.Module):
+    """DeepSpeech2-style 2-D convolutions over (time, freq), masked after every layer.
+
+    (B, T, F) -> (B, T / prod(time_strides), C * F'), F' = F / 4.
+    """
+
+    def __init__(self, n_input: int, channels: int, time_strides: list[int]) -> None:
+        super().__init__()
+        kernels = [(11, 41), (11, 21)] + [(11, 21)] * (len(time_strides) - 2)
+        self.convs = nn.ModuleList()
+        in_ch, freq = 1, n_input
+        for (kt, kf), st in zip(kernels, time_strides):
+            self.convs.append(nn.Conv2d(in_ch, channels, (kt, kf), (st, 2), (kt // 2, kf // 2)))
+            in_ch, freq = channels, (freq - 1) // 2 + 1
+        self.out_dim = channels * freq
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        x = x.unsqueeze(1)  # (B, 1, T, F)
+        for conv in self.convs:
+            x = torch.nn.functional.hardtanh(conv(x), 0.0, 20.0)
+            lengths = torch.div(lengths - 1, conv.stride[0], rounding_mode="floor") + 1
+            x = x * lengths_to_mask(lengths, x.shape[2])[:, None, :, None]
+        b, c, t, f = x.shape
+        return x.permute(0, 2, 1, 3).reshape(b, t, c * f), lengths
+
+
+class RecurrentLayer(nn.Module):
+    """One (bi)directional recurrent layer over padded input, exact under padding.
+
+    (B, T, D_in) -> (B, T, hidden * directions); steps beyond each length are zero.
+    """
+
+    def __init__(self, rnn_type: str, n_input: int, hidden: int, bidirectional: bool) -> None:
+        super().__init__()
+        rnn = RNNS[rnn_type]
+        self.fwd = rnn(n_input, hidden, batch_first=True)
+        self.bwd = rnn(n_input, hidden, batch_first=True) if bidirectional else None
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        out = self.fwd(x)[0]  # padding is at the end: it never reaches valid forward steps
+        if self.bwd is not None:
+            back = reverse_padded(self.bwd(reverse_padded(x, lengths))[0], lengths)
+            out = torch.cat([out, back], dim=-1)
+        return out * lengths_to_mask(lengths, x.shape[1])[:, :, None]
+
+
+class Encoder(nn.Module):
+    """Features (B, T, F) -> log-probs (B, T', V) and output lengths (B,)."""
+
+    def __init__(self, dims: ModelDims) -> None:
+        super().__init__()
+        self.dims = dims
+        if dims.frontend == "stack":
+            self.frontend: nn.Module = StackFrontend(dims.n_input, dims.stack)
+        else:
+            self.frontend = ConvFrontend(dims.n_input, dims.conv_channels, dims.conv_time_strides)
+        directions = 2 if dims.bidirectional else 1
+        sizes = [self.frontend.out_dim] + [dims.hidden * directions] * dims.layers
+        self.rnns = nn.ModuleList(
+            RecurrentLayer(dims.rnn_type, sizes[i], dims.hidden, dims.bidirectional)
+            for i in range(dims.layers)
+        )
+        self.dropout = nn.Dropout(dims.dropout)
+        self.output = nn.Linear(sizes[-1], dims.vocab_size)
+
+    def forward(self, feats: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        x, lengths = self.frontend(feats, lengths)
+        for i, rnn in enumerate(self.rnns):
+            x = rnn(self.dropout(x) if i else x, lengths)
+        logits = self.output(self.dropout(x))
+        return logits.float().log_softmax(dim=-1), lengths
+
+
+class SpeechRecognizer(nn.Module):
+    """Waveform to CTC log-probs: LogMel -> SpecAugment (training only) -> Encoder.
+
+    ``forward(wave (B, N), wave_lengths (B,)) -> (log_probs (B, T', V), out_lengths (B,))``.
+    The vocabulary, model dims and feature settings (with CMVN statistics in the state dict)
+    make the module self-describing; see ``asr.checkpoint``.
+    """
+
+    def __init__(
+        self,
+        dims: ModelDims,
+        features: FeatureConfig,
+        vocab: list[str],
+        specaug: dict | None = None,
+    ) -> None:
+        super().__init__()
+        if dims.vocab_size != len(vocab) + 1:
+            raise ValueError(f"vocab_size {dims.vocab_size} != {len(vocab)} characters + blank")
+        if dims.n_input != features.n_mels:
+            raise ValueError(f"n_input {dims.n_input} != features.n_mels {features.n_mels}")
+        self.dims, self.feature_config, self.vocab = dims, features, list(vocab)
+        self.features = LogMel(features)
+        self.specaug = SpecAugment(**(specaug or {}))
+        self.encoder = Encoder(dims)
+
+    def forward(self, wave: Tensor, wave_lengths: Tensor) -> tuple[Tensor, Tensor]:
+        feats, lengths = self.features(wave, wave_lengths)
+        feats = self.specaug(feats, lengths)
+        return self.encoder(feats, lengths)
+
+    def output_frames(self, num_samples: int) -> int:
+        """Number of output frames (T') the model emits for a waveform of `num_samples`."""
+        return self.dims.output_length(self.feature_config.num_frames(num_samples))
+
+    def config(self) -> dict:
+        """Plain-dict description stored in checkpoints (see asr.checkpoint)."""
+        return {
+            "dims": asdict(self.dims),
+            "features": asdict(self.feature_config),
+            "vocab": self.vocab,
+        }
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,152 @@
+"""Text side of the recognizer: the character vocabulary and the normaliser.
+
+The alphabet is LibriSpeech's: upper-case A-Z, space and apostrophe, plus the CTC blank at index 0.
+`normalize_text` turns free user text (any case, punctuation, digits, accents) into that alphabet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+BLANK = "<blank>"
+LIBRISPEECH_CHARS = [" ", "'"] + [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+
+_ONES = (
+    "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE TEN ELEVEN TWELVE THIRTEEN FOURTEEN "
+    "FIFTEEN SIXTEEN SEVENTEEN EIGHTEEN NINETEEN"
+).split()
+_TENS = "_ _ TWENTY THIRTY FORTY FIFTY SIXTY SEVENTY EIGHTY NINETY".split()
+_SCALES = [(10**12, "TRILLION"), (10**9, "BILLION"), (10**6, "MILLION"), (1000, "THOUSAND")]
+_ORDINAL_SUFFIX = {
+    "ONE": "FIRST",
+    "TWO": "SECOND",
+    "THREE": "THIRD",
+    "FIVE": "FIFTH",
+    "EIGHT": "EIGHTH",
+    "NINE": "NINTH",
+    "TWELVE": "TWELFTH",
+}
+_SYMBOLS = {"&": " AND ", "%": " PERCENT ", "+": " PLUS ", "@": " AT ", "$": " DOLLARS "}
+# Characters that separate words: turned into spaces, not reported as dropped.
+_SEPARATORS = set("-_/\u2010\u2011\u2012\u2013\u2014\u2015")
+_APOSTROPHES = {"\u2019": "'", "\u2018": "'", "`": "'", "\u02bc": "'"}
+_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?(?:st|nd|rd|th)?", re.IGNORECASE)
+
+
+def number_to_words(n: int) -> str:
+    """Spell a non-negative integer in upper-case English words (1234 -> ONE THOUSAND TWO ...)."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (" " + _ONES[ones] if ones else "")
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return _ONES[hundreds] + " HUNDRED" + (" " + number_to_words(rest) if rest else "")
+    for value, name in _SCALES:
+        if n >= value:
+            high, rest = divmod(n, value)
+            return (
+                number_to_words(high) + " " + name + (" " + number_to_words(rest) if rest else "")
+            )
+    raise AssertionError("unreachable")
+
+
+def _ordinal(words: str) -> str:
+    head, _, last = words.rpartition(" ")
+    if last in _ORDINAL_SUFFIX:
+        last = _ORDINAL_SUFFIX[last]
+    elif last.endswith("Y"):
+        last = last[:-1] + "IETH"
+    else:
+        last += "TH"
+    return (head + " " + last).strip()
+
+
+def _spell_number(match: re.Match[str]) -> str:
+    token = match.group(0).replace(",", "")
+    suffix = token[-2:].lower() if token[-2:].isalpha() else ""
+    token = token[: len(token) - len(suffix)]
+    whole, _, frac = token.partition(".")
+    words = number_to_words(int(whole))
+    if suffix:
+        words = _ordinal(words)
+    if frac:
+        words += " POINT " + " ".join(_ONES[int(d)] for d in frac)
+    return f" {words} "
+
+
+def normalize_text(text: str) -> tuple[str, list[str]]:
+    """Map user text onto the LibriSpeech alphabet.
+
+    Upper-cases, strips accents, spells numbers (``"2nd"`` -> ``"SECOND"``, ``"3.5"`` ->
+    ``"THREE POINT FIVE"``), turns dashes/slashes into spaces and removes every other character.
+
+    Returns:
+        (clean text, sorted list of the distinct characters that had to be dropped)
+    """
+    for src, dst in _APOSTROPHES.items():
+        text = text.replace(src, dst)
+    for src, dst in _SYMBOLS.items():
+        text = text.replace(src, dst)
+    text = _NUMBER.sub(_spell_number, text)
+    text = unicodedata.normalize("NFKD", text)
+    allowed = set(LIBRISPEECH_CHARS)
+    out, dropped = [], set()
+    for ch in text.upper():
+        if ch in allowed:
+            out.append(ch)
+        elif ch.isspace() or ch in _SEPARATORS:
+            out.append(" ")
+        elif unicodedata.combining(ch):
+            continue  # accent stripped from its letter
+        else:
+            dropped.add(ch)
+            out.append(" " if not ch.isalnum() else "")
+    clean = " ".join("".join(out).split())
+    # apostrophes only inside words ("DON'T"), not used as quotes
+    clean = " ".join(w.strip("'") for w in clean.split(" ") if w.strip("'"))
+    return clean, sorted(dropped)
+
+
+class CharVocab:
+    """Character vocabulary for CTC: index 0 is the blank, then the alphabet.
+
+    >>> v = CharVocab()
+    >>> v.decode(v.encode("HELLO WORLD"))
+    'HELLO WORLD'
+    """
+
+    def __init__(self, chars: Sequence[str] = LIBRISPEECH_CHARS) -> None:
+        self.tokens = [BLANK, *chars]
+        self.index = {c: i for i, c in enumerate(self.tokens)}
+        if len(self.index) != len(self.tokens):
+            raise ValueError("vocabulary has duplicate characters")
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def blank(self) -> int:
+        return 0
+
+    def encode(self, text: str) -> list[int]:
+        """Text already in the alphabet -> token ids. Raises ValueError on unknown characters."""
+        try:
+            return [self.index[c] for c in text]
+        except KeyError as err:
+            raise ValueError(
+                f"character {err.args[0]!r} is not in the vocabulary: {text!r}"
+            ) from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Token ids -> text (blanks skipped; no CTC collapsing, see asr.decode for that)."""
+        return "".join(self.tokens[i] for i in ids if i != self.blank)
+
+
+def ctc_min_frames(tokens: Sequence[int]) -> int:
+    """Fewest output frames CTC needs for a label sequence: its length plus one blank
+    between every pair of equal neighbours."""
+    return len(tokens) + sum(1 for a, b in zip(tokens, tokens[1:]) if a == b)

@@ -1,0 +1,52 @@
+import pytest
+
+from asr.text import CharVocab, ctc_min_frames, normalize_text, number_to_words
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean", "dropped"),
+    [
+        ("Hello, World!", "HELLO WORLD", [",", "!"]),
+        ("It's 2 o'clock", "IT'S TWO O'CLOCK", []),
+        ("Caf\u00e9 na\u00efve", "CAFE NAIVE", []),
+        (
+            "the 21st of May, 1,204 people",
+            "THE TWENTY FIRST OF MAY ONE THOUSAND TWO HUNDRED FOUR PEOPLE",
+            [","],
+        ),
+        ("pi is 3.14", "PI IS THREE POINT ONE FOUR", []),
+        ("well-known rock&roll", "WELL KNOWN ROCK AND ROLL", []),
+        ("\u2018quoted\u2019 words", "QUOTED WORDS", []),
+        ("x \u4e2d y", "X Y", ["\u4e2d"]),
+        ("   ", "", []),
+    ],
+)
+def test_normalize_text(raw, clean, dropped):
+    assert normalize_text(raw) == (clean, sorted(dropped))
+
+
+def test_number_to_words():
+    assert number_to_words(0) == "ZERO"
+    assert number_to_words(115) == "ONE HUNDRED FIFTEEN"
+    assert number_to_words(3_000_042) == "THREE MILLION FORTY TWO"
+
+
+def test_vocab_round_trip_and_layout():
+    vocab = CharVocab()
+    assert len(vocab) == 29 and vocab.tokens[0] == "<blank>" and vocab.blank == 0
+    text = "DON'T STOP BELIEVING"
+    ids = vocab.encode(text)
+    assert 0 not in ids
+    assert vocab.decode(ids) == text
+
+
+def test_vocab_rejects_unknown_character():
+    with pytest.raises(ValueError, match="'a'"):
+        CharVocab().encode("abc")
+
+
+def test_ctc_min_frames_counts_repeats():
+    vocab = CharVocab()
+    assert ctc_min_frames(vocab.encode("AB")) == 2
+    assert ctc_min_frames(vocab.encode("HELLO")) == 6  # LL needs a blank between
+    assert ctc_min_frames([]) == 0
