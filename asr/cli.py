@@ -183,11 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="[%(asctime)s %(name)s] %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    # our own messages only: Lightning configures its own logger (propagating would print twice)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[%(asctime)s %(name)s] %(message)s", "%H:%M:%S"))
+    log = logging.getLogger("asr")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     from asr.checkpoint import CheckpointError
     from asr.config import ConfigError
     from asr.data.manifest import ManifestError

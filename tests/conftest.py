@@ -75,3 +75,25 @@ def tiny_config(tmp: Path, train: Path, val: Path, **extra: str) -> Path:
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     return make_librispeech(tmp_path / "corpus" / "train-tiny")
+
+
+def tiny_run(tmp: Path) -> tuple[Path, Path]:
+    """Train/val manifests of generated audio and a tiny config for them: (config, val)."""
+    from asr.data.librispeech import prepare_librispeech
+
+    train, val = tmp / "train.jsonl", tmp / "val.jsonl"
+    prepare_librispeech(make_librispeech(tmp / "c" / "train", utts=4), train)
+    prepare_librispeech(make_librispeech(tmp / "c" / "dev", utts=3, seed=1), val)
+    return tiny_config(tmp, train, val), val
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> tuple[Path, Path]:
+    """(checkpoint, validation manifest) of a tiny model trained once for the session."""
+    from asr.config import load_config
+    from asr.train import fit
+
+    tmp = tmp_path_factory.mktemp("trained")
+    cfg, val = tiny_run(tmp)
+    fit(load_config(cfg))
+    return tmp / "exp" / "checkpoints" / "last.ckpt", val

@@ -7,23 +7,20 @@ import sys
 
 import pytest
 import torch
-from conftest import make_librispeech, tiny_config
+from conftest import tiny_run
 
+from asr.audio import load_audio
 from asr.checkpoint import CheckpointError, load_model, read_checkpoint
 from asr.config import load_config
-from asr.data.librispeech import prepare_librispeech
 from asr.data.manifest import read_manifest
+from asr.features import LogMel, compute_cmvn
 from asr.inference import evaluate
 from asr.train import fit
 
 
 @pytest.fixture
 def tiny(tmp_path):
-    train = tmp_path / "train.jsonl"
-    val = tmp_path / "val.jsonl"
-    prepare_librispeech(make_librispeech(tmp_path / "c" / "train", utts=4), train)
-    prepare_librispeech(make_librispeech(tmp_path / "c" / "dev", utts=3, seed=1), val)
-    return tmp_path, tiny_config(tmp_path, train, val)
+    return tmp_path, tiny_run(tmp_path)[0]
 
 
 def metrics(exp) -> list[dict]:
@@ -106,3 +103,17 @@ def test_ddp_two_processes_on_cpu_reduce_metrics(tiny):
     assert [float(r["val_words"]) for r in rows] == [total_words, total_words]
     ckpt = read_checkpoint(tmp / "exp" / "checkpoints" / "last.ckpt")
     assert ckpt["epoch"] == 1
+
+
+def test_global_cmvn_is_computed_from_training_manifest_and_saved(tiny):
+    tmp, cfg_path = tiny
+    fit(load_config(cfg_path, ["features.normalize=global"]))
+    model = load_model(tmp / "exp" / "checkpoints" / "last.ckpt")
+    records = read_manifest(tmp / "train.jsonl")
+    mean, std = compute_cmvn(
+        LogMel(model.feature_config), (load_audio(r["audio"]) for r in records)
+    )
+    assert model.feature_config.normalize == "global"
+    torch.testing.assert_close(model.features.mean, mean)
+    torch.testing.assert_close(model.features.std, std)
+    assert not torch.allclose(mean, torch.zeros_like(mean))

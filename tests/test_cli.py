@@ -1,0 +1,104 @@
+"""The `asr` command as a user runs it, and the mini recipe end to end on a tiny corpus."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from asr.data.manifest import read_manifest
+
+
+def run(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "asr.cli", *args], capture_output=True, text=True, timeout=300, **kw
+    )
+
+
+def test_transcribe_good_and_bad_files(trained, tmp_path):
+    ckpt, val = trained
+    audio = [r["audio"] for r in read_manifest(val)][:2]
+    missing = tmp_path / "missing.wav"
+    fake = tmp_path / "notes.wav"
+    fake.write_text("these are not samples")
+    proc = run("transcribe", *audio, str(missing), str(fake), "--checkpoint", str(ckpt), "--json")
+    assert proc.returncode == 1  # some inputs failed
+    assert f"{missing}: file not found" in proc.stderr
+    assert f"{fake}: not an audio file" in proc.stderr
+    results = json.loads(proc.stdout)
+    assert [r["audio"] for r in results] == audio
+    assert all(isinstance(r["text"], str) and r["duration"] > 0 for r in results)
+
+    proc = run("transcribe", audio[0], "--checkpoint", str(ckpt))
+    assert proc.returncode == 0 and proc.stdout.count("\n") == 1
+
+
+def test_evaluate_cli_and_bad_checkpoint(trained, tmp_path):
+    ckpt, val = trained
+    proc = run(
+        "evaluate",
+        "--checkpoint",
+        str(ckpt),
+        "--manifest",
+        str(val),
+        "--out-dir",
+        str(tmp_path / "eval"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "WER" in proc.stdout and "S=" in proc.stdout
+    summary = json.loads((tmp_path / "eval" / "wer.json").read_text())
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "hyps.jsonl").open()]
+    assert len(rows) == summary["utterances"] == len(read_manifest(val))
+    assert sum(r["errors"] for r in rows) == summary["words"]["errors"]
+    assert [r["errors"] for r in rows] == sorted((r["errors"] for r in rows), reverse=True)
+
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(ckpt.read_bytes()[:1000])  # truncated
+    proc = run("transcribe", read_manifest(val)[0]["audio"], "--checkpoint", str(bad))
+    assert proc.returncode == 2 and f"{bad}: truncated or not a checkpoint" in proc.stderr
+
+
+def test_config_errors_are_one_line(tmp_path):
+    proc = run("train", "--config", str(tmp_path / "nope.yaml"))
+    assert proc.returncode == 2 and "nope.yaml: config file not found" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_mini_recipe_smoke(tmp_path):
+    """Every stage of recipes/mini/run.sh on a few seconds of synthetic speech."""
+    env = {
+        **os.environ,
+        "ASR_VENV": str(Path(sys.executable).parent.parent),
+        "N_TRAIN": "16",
+        "N_DEV": "4",
+        "N_TEST": "4",
+    }
+    proc = subprocess.run(
+        [
+            "bash",
+            str(REPO / "recipes/mini/run.sh"),
+            "--stage",
+            "1",
+            "--dir",
+            str(tmp_path),
+            "model.hidden=16",
+            "model.layers=1",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    for stage in range(1, 6):
+        assert f"stage {stage}:" in proc.stdout
+    assert len(read_manifest(tmp_path / "data" / "train.jsonl")) == 16
+    summary = json.loads((tmp_path / "exp" / "eval_test" / "wer.json").read_text())
+    assert summary["utterances"] == 4
+    assert f"WER summary: {tmp_path}/exp/eval_test/wer.json" in proc.stdout
