@@ -191,10 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     # our own messages only: Lightning configures its own logger (propagating would print twice)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("[%(asctime)s %(name)s] %(message)s", "%H:%M:%S"))
     log = logging.getLogger("asr")
-    log.addHandler(handler)
+    if not log.handlers:  # main() may run more than once in a process (tests, notebooks)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(asctime)s %(name)s] %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     from asr.checkpoint import CheckpointError
     from asr.config import ConfigError

@@ -45,7 +45,7 @@ def make_librispeech(
     return root
 
 
-def tiny_config(tmp: Path, train: Path, val: Path, **extra: str) -> Path:
+def tiny_config(tmp: Path, train: Path, val: Path) -> Path:
     """A config for seconds-long CPU training runs, composed on conf/base.yaml."""
     cfg = {
         "defaults": [str(REPO / "conf" / "base.yaml")],
