@@ -1,8 +1,12 @@
-"""Loading self-describing checkpoints without Lightning and without running pickled code."""
+"""Self-describing checkpoints: atomic saving, and loading without Lightning and without
+running pickled code."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -14,6 +18,35 @@ from asr.model import ModelDims, SpeechRecognizer
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+def save_atomic(obj: dict, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over `path`.
+
+    A crash or kill at any moment leaves either the previous file or the new one, never a
+    partial file (a stale ``.<name>.*.tmp`` may remain after a kill; it is never read).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return path
 
 
 def read_checkpoint(path: str | Path) -> dict:

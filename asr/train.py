@@ -2,6 +2,14 @@
 
 The maths is in `asr.model`; this module only connects it to Lightning. Trainer options
 (devices, nodes, strategy, precision, clipping, epochs...) come straight from ``cfg.trainer``.
+
+Fault handling: a step whose loss or gradients are not finite, or whose batch ran out of GPU
+memory, is skipped (no weight update), counted (``skipped_steps`` in the logs) and logged;
+``optim.max_bad_steps`` such steps in a row stop the run with a `TrainingError`. Checkpoints are
+written atomically (`AtomicCheckpointIO`) and read with ``weights_only=True``. A resumed run
+continues exactly where the checkpoint was taken: the data position travels in the checkpoint
+(`asr.data.loader.ResumableDataLoader`) and the random generators are re-seeded before every
+step from (seed, rank, epoch, batch), so dropout and SpecAugment do not depend on history.
 """
 
 from __future__ import annotations
@@ -11,14 +19,17 @@ import math
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import Metric
 
 from asr.audio import load_audio
+from asr.checkpoint import read_checkpoint, save_atomic
 from asr.data.loader import ASRDataModule
 from asr.data.manifest import read_manifest
 from asr.decode import greedy_decode
@@ -28,6 +39,23 @@ from asr.score import char_errors, word_errors
 from asr.text import LIBRISPEECH_CHARS
 
 log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. too many consecutive non-finite steps)."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint I/O: atomic writes (`save_atomic`), code-free reads (`read_checkpoint`).
+
+    A kill during a save leaves the previous ``last.ckpt`` intact.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        save_atomic(checkpoint, path)
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        return read_checkpoint(path)
 
 
 class ErrorRate(Metric):
@@ -65,6 +93,7 @@ class CTCModule(L.LightningModule):
         vocab: list[str],
         specaug: dict | None = None,
         optim: dict | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -77,9 +106,15 @@ class CTCModule(L.LightningModule):
             "betas": (0.9, 0.98),
             "warmup_steps": 100,
             "min_lr_ratio": 0.02,
+            "max_bad_steps": 20,
             **(optim or {}),
         }
         self.val_wer, self.val_cer = ErrorRate(), ErrorRate()
+        self.seed = seed
+        self.skipped_steps = 0  # steps skipped so far (non-finite or out of memory)
+        self.bad_in_row = 0  # consecutive skipped steps
+        self._bad_reason: str | None = None  # why the current step must be skipped
+        self._batch_ids: list[str] = []
 
     def _loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         log_probs, lengths = self.model(batch["wave"], batch["wave_lengths"])
@@ -88,10 +123,81 @@ class CTCModule(L.LightningModule):
         )
         return loss, log_probs, lengths
 
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        # dropout and SpecAugment draw from a generator seeded per step: same after a resume
+        key = [self.seed, self.global_rank, self.current_epoch, batch_idx]
+        torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0] >> 1))
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, _, _ = self._loss(batch)
+        self._batch_ids = batch["ids"]
+        try:
+            loss, _, _ = self._loss(batch)
+        except torch.cuda.OutOfMemoryError:
+            return self._skip_batch("out of memory in the forward pass")
+        if not torch.isfinite(loss):
+            self._bad_reason = f"non-finite loss ({loss.item()})"
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
         return loss
+
+    def _skip_batch(self, reason: str) -> torch.Tensor:
+        """Mark the step as skipped; return a zero loss that still reaches every parameter
+        (so backward and DDP's gradient all-reduce run as on any other step)."""
+        self._bad_reason = reason
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return sum(p.sum() for p in self.parameters()) * 0.0
+
+    def backward(self, loss: torch.Tensor, *args, **kwargs) -> None:
+        try:
+            super().backward(loss, *args, **kwargs)
+        except torch.cuda.OutOfMemoryError:
+            self.zero_grad(set_to_none=True)
+            self._skip_batch("out of memory in the backward pass")
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Skip the update (drop every gradient) when this step is marked bad or a gradient is
+        not finite; under DDP every rank skips if one does. Mixed-precision float16 leaves the
+        gradient check to its GradScaler, which skips overflowing steps itself."""
+        reason, self._bad_reason = self._bad_reason, None
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if reason is None and grads and scaler is None:
+            norms = torch.stack(torch._foreach_norm(grads))
+            if not torch.isfinite(norms).all():
+                reason = "non-finite gradient"
+        bad = torch.tensor(float(reason is not None), device=self.device)
+        if self.trainer.world_size > 1:
+            bad = self.trainer.strategy.reduce(bad, reduce_op="sum")
+        if bad.item() > 0:
+            optimizer.zero_grad(set_to_none=True)  # the optimizer skips parameters without grad
+            self.skipped_steps += 1
+            self.bad_in_row += 1
+            reason = reason or "a batch on another rank was skipped"
+            ids = ", ".join(self._batch_ids[:3]) + ("..." if len(self._batch_ids) > 3 else "")
+            log.warning(
+                "step %d skipped: %s (batch: %s); %d skipped so far",
+                self.global_step,
+                reason,
+                ids,
+                self.skipped_steps,
+            )
+            limit = self.optim["max_bad_steps"]
+            if self.bad_in_row >= limit:
+                raise TrainingError(
+                    f"{self.bad_in_row} training steps in a row were skipped (last: {reason}, "
+                    f"batch {ids}); stopping. Check the data (asr validate) and the learning "
+                    f"rate, or raise optim.max_bad_steps (now {limit})."
+                )
+        else:
+            self.bad_in_row = 0
+        self.log("skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["skipped_steps"] = {"total": self.skipped_steps, "in_row": self.bad_in_row}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("skipped_steps", {})
+        self.skipped_steps, self.bad_in_row = state.get("total", 0), state.get("in_row", 0)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         loss, log_probs, lengths = self._loss(batch)
@@ -163,14 +269,17 @@ def build_module(cfg: DictConfig) -> CTCModule:
         vocab,
         specaug=OmegaConf.to_container(cfg.specaug, resolve=True),
         optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        seed=cfg.seed,
     )
 
 
-def fit(cfg: DictConfig) -> L.Trainer:
+def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     """Train from a config (see conf/). Returns the finished Trainer.
 
     Writes to ``cfg.exp_dir``: checkpoints/{best-*.ckpt,last.ckpt}, logs/version_N/metrics.csv,
-    tb/version_N/ (TensorBoard) and config.yaml (the resolved config).
+    tb/version_N/ (TensorBoard) and config.yaml (the resolved config). ``last.ckpt`` is rewritten
+    after every validation and every ``checkpoint.every_n_steps`` training steps. `callbacks`
+    are added to the Trainer's.
     """
     L.seed_everything(cfg.seed, workers=True)
     exp = Path(cfg.exp_dir)
@@ -195,10 +304,23 @@ def fit(cfg: DictConfig) -> L.Trainer:
     last = ModelCheckpoint(
         dirpath=exp / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False
     )
+    every = cfg.get("checkpoint", {}).get("every_n_steps")
+    if every:  # the same last.ckpt, also written mid-epoch for resuming after a crash
+        last_steps = ModelCheckpoint(
+            dirpath=exp / "checkpoints",
+            filename="last",
+            save_top_k=1,
+            enable_version_counter=False,
+            every_n_train_steps=int(every),
+        )
+        extra = [last_steps, *(callbacks or [])]
+    else:
+        extra = list(callbacks or [])
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=exp,
-        callbacks=[best, last, LearningRateMonitor(logging_interval="step")],
+        callbacks=[best, last, LearningRateMonitor(logging_interval="step"), *extra],
+        plugins=[AtomicCheckpointIO()],
         # one version_N folder per run, so a resumed run never overwrites earlier logs
         logger=[CSVLogger(exp, name="logs"), TensorBoardLogger(exp, name="tb")],
         use_distributed_sampler=False,  # DurationBucketSampler shards batches across ranks itself

@@ -3,13 +3,17 @@
 Batches are capped by total (padded) audio seconds, not by a fixed count, and hold utterances of
 similar duration (so little compute goes to padding). Under DDP each rank takes its own share of
 the batches; training batches are trimmed so every rank runs the same number of steps.
+
+Training resumes exactly, mid-epoch included: the batch order depends only on (seed, epoch), the
+training loader's position is saved in every checkpoint (`ResumableDataLoader`), and speed
+perturbation draws from (seed, epoch, utterance), not from a process-wide generator.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import lightning as L
 import numpy as np
@@ -28,7 +32,10 @@ class AudioDataset(Dataset):
     """Manifest records -> (waveform float32 (N,), token ids, record).
 
     `speed_perturb`: factors drawn uniformly per item (e.g. [0.9, 1.0, 1.1]); training only.
-    A file that fails to load is logged and skipped (the item is None; `collate` drops it).
+    The draw is a function of (`seed`, epoch, index) when the key is an ``(index, epoch)`` pair
+    (see `DurationBucketSampler(with_epoch=True)`), so it is the same in any worker and after a
+    resume. A file that fails to load is logged and skipped (the item is None; `collate` drops
+    it), and so is a transcript outside the vocabulary.
     """
 
     def __init__(
@@ -37,25 +44,28 @@ class AudioDataset(Dataset):
         vocab: CharVocab,
         sample_rate: int = 16000,
         speed_perturb: Sequence[float] | None = None,
+        seed: int = 0,
     ) -> None:
         self.records, self.vocab, self.sample_rate = list(records), vocab, sample_rate
-        self.speed_perturb = list(speed_perturb or [])
+        self.speed_perturb, self.seed = list(speed_perturb or []), seed
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, list[int], dict] | None:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[np.ndarray, list[int], dict] | None:
+        i, epoch = key if isinstance(key, tuple) else (key, 0)
         rec = self.records[i]
         try:
             wave = load_audio(rec["audio"], self.sample_rate)
-        except AudioError as err:
+            tokens = self.vocab.encode(rec["text"])
+        except (AudioError, ValueError) as err:
             log.warning("skipping utterance %s: %s", rec["id"], err)
             return None
         if self.speed_perturb:
-            factor = random.choice(self.speed_perturb)
+            factor = random.Random(f"{self.seed}/{epoch}/{i}").choice(self.speed_perturb)
             if factor != 1.0:
                 wave = soxr.resample(wave, self.sample_rate * factor, self.sample_rate)
-        return wave, self.vocab.encode(rec["text"]), rec
+        return wave, tokens, rec
 
 
 def collate(items: list) -> dict:
@@ -90,7 +100,11 @@ class DurationBucketSampler(Sampler[list[int]]):
     Batch composition is fixed (utterances sorted by duration); with `shuffle` the batch order
     is reshuffled every epoch from (seed, epoch). With `num_replicas` > 1 each rank gets every
     `num_replicas`-th batch; `drop_uneven` trims the list so all ranks get the same count
-    (needed for training under DDP, where ranks synchronise every step).
+    (needed for training under DDP, where ranks synchronise every step). With `with_epoch`
+    the batches hold ``(index, epoch)`` pairs (for per-epoch augmentation draws).
+
+    ``state_dict(consumed)`` / ``load_state_dict`` save and restore the position in the epoch,
+    so the next ``iter()`` resumes after the batches already trained on.
     """
 
     def __init__(
@@ -103,10 +117,12 @@ class DurationBucketSampler(Sampler[list[int]]):
         num_replicas: int = 1,
         rank: int = 0,
         drop_uneven: bool = True,
+        with_epoch: bool = False,
     ) -> None:
         if max_batch_seconds <= 0:
             raise ValueError("max_batch_seconds must be positive")
-        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.shuffle, self.seed, self.epoch, self.start = shuffle, seed, 0, 0
+        self.with_epoch = with_epoch
         self.num_replicas, self.rank = num_replicas, rank
         order = sorted(range(len(durations)), key=lambda i: durations[i])
         batches, current, longest = [], [], 0.0
@@ -134,10 +150,40 @@ class DurationBucketSampler(Sampler[list[int]]):
         return batches[self.rank :: self.num_replicas]
 
     def __iter__(self):
-        return iter(self._epoch_batches())
+        batches, self.start = self._epoch_batches()[self.start :], 0
+        if self.with_epoch:
+            batches = [[(i, self.epoch) for i in b] for b in batches]
+        return iter(batches)
 
     def __len__(self) -> int:
         return len(range(self.rank, len(self.batches), self.num_replicas))
+
+    def state_dict(self, consumed: int) -> dict:
+        """The position after `consumed` batches of the current epoch (at its end: the next)."""
+        if consumed >= len(self):
+            return {"epoch": self.epoch + 1, "start": 0}
+        return {"epoch": self.epoch, "start": consumed}
+
+    def load_state_dict(self, state: dict) -> None:
+        """The next ``iter()`` yields epoch ``state["epoch"]`` from batch ``state["start"]``."""
+        self.epoch, self.start = int(state["epoch"]), int(state["start"])
+
+
+class ResumableDataLoader(DataLoader):
+    """A DataLoader over a `DurationBucketSampler` whose position travels in checkpoints.
+
+    Lightning saves ``state_dict()`` of a training loader that has one in every checkpoint and
+    calls ``load_state_dict()`` before iterating on resume. `consumed()` returns how many batches
+    of the epoch training has finished (the sampler itself runs ahead by the prefetched ones).
+    """
+
+    consumed: Callable[[], int] = staticmethod(lambda: 0)
+
+    def state_dict(self) -> dict:
+        return self.batch_sampler.state_dict(self.consumed())
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batch_sampler.load_state_dict(state)
 
 
 class ASRDataModule(L.LightningDataModule):
@@ -175,17 +221,22 @@ class ASRDataModule(L.LightningDataModule):
             num_replicas=world,
             rank=rank,
             drop_uneven=train,
+            with_epoch=train,
         )
         dataset = AudioDataset(
-            records, self.vocab, self.sample_rate, self.speed_perturb if train else None
+            records, self.vocab, self.sample_rate, self.speed_perturb if train else None, self.seed
         )
-        return DataLoader(
+        loader = (ResumableDataLoader if train else DataLoader)(
             dataset,
             batch_sampler=sampler,
             collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
+        if train and self.trainer is not None:
+            trainer = self.trainer
+            loader.consumed = lambda: trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        return loader
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_manifest, train=True)
