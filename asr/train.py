@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -331,5 +332,7 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
         log.info(
             "model: %s, %.2fM parameters", module.model.dims, count_parameters(module.model) / 1e6
         )
+    # the data position is restored by ASRDataModule.load_state_dict, which Lightning cannot see
+    warnings.filterwarnings("ignore", ".*your dataloader is not resumable.*")
     trainer.fit(module, datamodule=data, ckpt_path=cfg.get("resume"))
     return trainer

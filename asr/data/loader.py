@@ -5,7 +5,7 @@ similar duration (so little compute goes to padding). Under DDP each rank takes 
 the batches; training batches are trimmed so every rank runs the same number of steps.
 
 Training resumes exactly, mid-epoch included: the batch order depends only on (seed, epoch), the
-training loader's position is saved in every checkpoint (`ResumableDataLoader`), and speed
+training sampler's position is saved in every checkpoint (`ASRDataModule.state_dict`), and speed
 perturbation draws from (seed, epoch, utterance), not from a process-wide generator.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import lightning as L
 import numpy as np
@@ -141,6 +141,8 @@ class DurationBucketSampler(Sampler[list[int]]):
         self.batches = batches
 
     def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.start = 0
         self.epoch = epoch
 
     def _epoch_batches(self) -> list[list[int]]:
@@ -150,7 +152,7 @@ class DurationBucketSampler(Sampler[list[int]]):
         return batches[self.rank :: self.num_replicas]
 
     def __iter__(self):
-        batches, self.start = self._epoch_batches()[self.start :], 0
+        batches = self._epoch_batches()[self.start :]
         if self.with_epoch:
             batches = [[(i, self.epoch) for i in b] for b in batches]
         return iter(batches)
@@ -165,29 +167,19 @@ class DurationBucketSampler(Sampler[list[int]]):
         return {"epoch": self.epoch, "start": consumed}
 
     def load_state_dict(self, state: dict) -> None:
-        """The next ``iter()`` yields epoch ``state["epoch"]`` from batch ``state["start"]``."""
+        """``iter()`` yields epoch ``state["epoch"]`` from batch ``state["start"]`` (until
+        `set_epoch` moves to another epoch)."""
         self.epoch, self.start = int(state["epoch"]), int(state["start"])
 
 
-class ResumableDataLoader(DataLoader):
-    """A DataLoader over a `DurationBucketSampler` whose position travels in checkpoints.
-
-    Lightning saves ``state_dict()`` of a training loader that has one in every checkpoint and
-    calls ``load_state_dict()`` before iterating on resume. `consumed()` returns how many batches
-    of the epoch training has finished (the sampler itself runs ahead by the prefetched ones).
-    """
-
-    consumed: Callable[[], int] = staticmethod(lambda: 0)
-
-    def state_dict(self) -> dict:
-        return self.batch_sampler.state_dict(self.consumed())
-
-    def load_state_dict(self, state: dict) -> None:
-        self.batch_sampler.load_state_dict(state)
-
-
 class ASRDataModule(L.LightningDataModule):
-    """Train/validation data from JSONL manifests, batched by duration, DDP-aware."""
+    """Train/validation data from JSONL manifests, batched by duration, DDP-aware.
+
+    Its ``state_dict`` (saved by Lightning in every checkpoint, restored before the loaders are
+    built) is the training sampler's position, so a resumed run continues mid-epoch exactly
+    where the checkpoint was taken. (Lightning's own stateful-loader support cannot be used:
+    it restores after ``estimated_stepping_batches`` has already started iterating.)
+    """
 
     def __init__(
         self,
@@ -206,6 +198,8 @@ class ASRDataModule(L.LightningDataModule):
         self.vocab, self.sample_rate, self.seed = CharVocab(vocab), sample_rate, seed
         self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
         self.num_workers, self.speed_perturb = num_workers, speed_perturb
+        self._train_sampler: DurationBucketSampler | None = None
+        self._resume: dict | None = None
 
     def _loader(self, manifest: str, train: bool) -> DataLoader:
         records = read_manifest(manifest)
@@ -226,20 +220,31 @@ class ASRDataModule(L.LightningDataModule):
         dataset = AudioDataset(
             records, self.vocab, self.sample_rate, self.speed_perturb if train else None, self.seed
         )
-        loader = (ResumableDataLoader if train else DataLoader)(
+        if train:
+            self._train_sampler = sampler
+            if self._resume:
+                sampler.load_state_dict(self._resume)
+                self._resume = None
+        return DataLoader(
             dataset,
             batch_sampler=sampler,
             collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
-        if train and self.trainer is not None:
-            trainer = self.trainer
-            loader.consumed = lambda: trainer.fit_loop.epoch_loop.batch_progress.current.ready
-        return loader
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_manifest, train=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_manifest, train=False)
+
+    def state_dict(self) -> dict:
+        """``{"train_sampler": {"epoch", "start"}}``: where training stands in the data."""
+        if self._train_sampler is None or self.trainer is None:
+            return {}
+        consumed = self.trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        return {"train_sampler": self._train_sampler.state_dict(consumed)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume = state.get("train_sampler")
