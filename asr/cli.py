@@ -63,6 +63,30 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from asr.validate import summary, validate_manifest
+
+    max_duration, rate = None, 16000
+    if args.config:
+        from asr.config import load_config
+
+        cfg = load_config(args.config, args.overrides)
+        max_duration, rate = cfg.data.get("max_duration"), cfg.features.sample_rate
+    report, total = validate_manifest(
+        args.manifest,
+        output_frames=_output_frames(args),
+        max_duration=max_duration,
+        decode=not args.header_only,
+        sample_rate=rate,
+        jobs=args.jobs,
+        clean_out=args.write_clean,
+    )
+    print(summary(report, args.manifest, total))
+    if args.write_clean and report.kept:
+        print(f"usable records: {args.write_clean}")
+    return 1 if report.dropped else 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from asr.config import load_config
     from asr.train import fit
@@ -99,7 +123,8 @@ def _expand(paths: list[str]) -> list[Path]:
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES))
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
+            out.extend(found or [p])  # a directory without audio is reported as a bad input
         else:
             out.append(p)
     return out
@@ -159,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="training config: drop utterances too short for its model")
     p.add_argument("overrides", nargs="*", help="config overrides key=value")
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("validate", help="check a manifest before training (exit 1 on problems)")
+    p.add_argument("manifest")
+    p.add_argument("--config", help="training config: check CTC lengths for its model")
+    p.add_argument("--header-only", action="store_true", help="read headers, do not decode")
+    p.add_argument("--jobs", type=int, default=None, help="threads (default: CPU count)")
+    p.add_argument("--write-clean", metavar="OUT", help="write the usable records here")
+    p.add_argument("overrides", nargs="*", help="config overrides key=value")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("train", help="train a model from a config")
     p.add_argument("--config", required=True)

@@ -29,10 +29,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import Metric
 
-from asr.audio import load_audio
+from asr.audio import AudioError, load_audio
 from asr.checkpoint import read_checkpoint, save_atomic
 from asr.data.loader import ASRDataModule
-from asr.data.manifest import read_manifest
+from asr.data.manifest import PrepareReport, read_manifest
 from asr.decode import greedy_decode
 from asr.features import FeatureConfig, compute_cmvn
 from asr.model import ModelDims, SpeechRecognizer, count_parameters
@@ -248,11 +248,21 @@ class CTCModule(L.LightningModule):
 
 def _global_cmvn(module: CTCModule, manifest: str, max_utterances: int) -> None:
     """Global mean/std of log-mel over (up to `max_utterances` of) the training manifest."""
-    records = read_manifest(manifest)[:max_utterances]
+    records = read_manifest(manifest, PrepareReport())[:max_utterances]
     rate = module.model.feature_config.sample_rate
-    mean, std = compute_cmvn(module.model.features, (load_audio(r["audio"], rate) for r in records))
+    used = []
+
+    def waves():  # files that fail to load are skipped here as in training
+        for r in records:
+            try:
+                yield load_audio(r["audio"], rate)
+                used.append(r["id"])
+            except AudioError as err:
+                log.warning("CMVN: skipping utterance %s: %s", r["id"], err)
+
+    mean, std = compute_cmvn(module.model.features, waves())
     module.model.features.set_cmvn(mean, std)
-    log.info("global CMVN from %d utterances of %s", len(records), manifest)
+    log.info("global CMVN from %d utterances of %s", len(used), manifest)
 
 
 def build_module(cfg: DictConfig) -> CTCModule:
@@ -289,8 +299,13 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
         _global_cmvn(module, cfg.data.train_manifest, cfg.data.get("cmvn_utterances", 500))
     data_args = OmegaConf.to_container(cfg.data, resolve=True)
     data_args.pop("cmvn_utterances", None)
+    rate = cfg.features.sample_rate
     data = ASRDataModule(
-        vocab=module.model.vocab, sample_rate=cfg.features.sample_rate, seed=cfg.seed, **data_args
+        vocab=module.model.vocab,
+        sample_rate=rate,
+        seed=cfg.seed,
+        output_frames=lambda seconds: module.model.output_frames(int(seconds * rate)),
+        **data_args,
     )
     best = ModelCheckpoint(
         dirpath=exp / "checkpoints",

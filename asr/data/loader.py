@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import lightning as L
 import numpy as np
@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asr.audio import AudioError, load_audio
-from asr.data.manifest import read_manifest
+from asr.data.manifest import ManifestError, PrepareReport, check_records, read_manifest
 from asr.text import CharVocab
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,11 @@ class DurationBucketSampler(Sampler[list[int]]):
 class ASRDataModule(L.LightningDataModule):
     """Train/validation data from JSONL manifests, batched by duration, DDP-aware.
 
+    Manifest lines and records training cannot use (malformed lines, duplicate ids, empty or
+    out-of-vocabulary transcripts, audio longer than `max_duration` seconds, transcripts too
+    long for CTC under `output_frames(seconds) -> T'`) are counted, logged and skipped before
+    the first step; audio that fails to decode is skipped (and logged) when its batch is built.
+
     Its ``state_dict`` (saved by Lightning in every checkpoint, restored before the loaders are
     built) is the training sampler's position, so a resumed run continues mid-epoch exactly
     where the checkpoint was taken. (Lightning's own stateful-loader support cannot be used:
@@ -192,17 +197,32 @@ class ASRDataModule(L.LightningDataModule):
         num_workers: int = 1,
         speed_perturb: Sequence[float] | None = None,
         seed: int = 0,
+        max_duration: float | None = None,
+        output_frames: Callable[[float], int] | None = None,
     ) -> None:
         super().__init__()
         self.train_manifest, self.val_manifest = train_manifest, val_manifest
         self.vocab, self.sample_rate, self.seed = CharVocab(vocab), sample_rate, seed
         self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
         self.num_workers, self.speed_perturb = num_workers, speed_perturb
+        self.max_duration, self.output_frames = max_duration, output_frames
         self._train_sampler: DurationBucketSampler | None = None
         self._resume: dict | None = None
 
+    def _records(self, manifest: str) -> list[dict]:
+        report = PrepareReport()
+        records = read_manifest(manifest, report)
+        records = check_records(
+            records, self.vocab, self.output_frames, self.max_duration, report=report
+        )
+        if report.dropped:
+            log.warning("%s: %s", manifest, report.summary().replace("\n", "; "))
+        if not records:
+            raise ManifestError(f"{manifest}: no usable utterance\n{report.summary()}")
+        return records
+
     def _loader(self, manifest: str, train: bool) -> DataLoader:
-        records = read_manifest(manifest)
+        records = self._records(manifest)
         rank, world = (
             (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         )

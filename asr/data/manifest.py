@@ -3,6 +3,8 @@
 `build_manifest` is the one place where raw corpus entries become training records: it reads each
 file's header, normalises the transcript and drops (with a reason, counted) every entry that
 cannot be trained on, so a bad file is reported at preparation, not found after an hour of training.
+`check_records` applies the same rules to an existing manifest (training and ``asr validate`` use
+it), and ``read_manifest(path, report)`` counts and skips malformed lines instead of raising.
 """
 
 from __future__ import annotations
@@ -25,24 +27,49 @@ class ManifestError(ValueError):
     """A manifest file that cannot be read; the message names the file and line."""
 
 
-def read_manifest(path: str | Path) -> list[dict]:
-    """Read a JSONL manifest; every record must have the fields in `FIELDS`."""
+def _line_problem(line: str) -> tuple[str, str, dict | None]:
+    """(reason, detail, record): reason is "" for a usable manifest line."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as err:
+        return "line not JSON", err.msg, None
+    if not isinstance(rec, dict):
+        return "line not a JSON object", type(rec).__name__, None
+    missing = [k for k in FIELDS if k not in rec]
+    if missing:
+        return "missing fields", f"missing field(s) {', '.join(missing)}", None
+    duration = rec["duration"]
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not duration > 0:
+        return "bad duration", f"duration {duration!r} is not a positive number", None
+    if not all(isinstance(rec[k], str) for k in ("id", "audio", "text")):
+        return "bad field type", "id, audio and text must be strings", None
+    return "", "", rec
+
+
+def read_manifest(path: str | Path, report: PrepareReport | None = None) -> list[dict]:
+    """Read a JSONL manifest; every record must have the fields in `FIELDS` (positive number
+    ``duration``; string ``id``, ``audio``, ``text``).
+
+    Without `report` the first malformed line raises `ManifestError` naming the file and line;
+    with one, malformed lines are counted in it (with their line numbers) and skipped.
+    """
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
     records = []
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ManifestError(f"{path}:{lineno}: not JSON ({err.msg})") from None
-            missing = [k for k in FIELDS if k not in rec] if isinstance(rec, dict) else FIELDS
-            if missing:
-                raise ManifestError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
-            records.append(rec)
+            reason, detail, rec = _line_problem(line)
+            if rec is not None:
+                records.append(rec)
+            elif report is None:
+                if reason == "line not JSON":
+                    detail = f"not JSON ({detail})"
+                raise ManifestError(f"{path}:{lineno}: {detail}")
+            else:
+                report.drop(reason, f"{path.name}:{lineno}: {detail}")
     return records
 
 
@@ -84,34 +111,39 @@ class PrepareReport:
         return "\n".join(lines)
 
 
-def build_manifest(
-    entries: Iterable[tuple[str, str | Path, str, str]],
-    out_path: str | Path,
-    output_frames: Callable[[float], int] | None = None,
+def check_records(
+    records: Iterable[dict],
     vocab: CharVocab | None = None,
-) -> PrepareReport:
-    """Turn (id, audio path, raw text, speaker) entries into a manifest at `out_path`.
+    output_frames: Callable[[float], int] | None = None,
+    max_duration: float | None = None,
+    report: PrepareReport | None = None,
+) -> list[dict]:
+    """The records training can use; the others are counted in `report` (and its ``kept`` and
+    ``hours`` count the rest).
 
-    Drops, with counts: unreadable audio, empty transcripts, duplicate ids, and utterances whose
-    transcript needs more CTC frames than the model emits for their duration
-    (`output_frames(duration_seconds) -> T'`; they would make the CTC loss infinite).
+    Dropped: duplicate ids (the first is kept), empty transcripts, characters outside `vocab`,
+    audio longer than `max_duration` seconds, and transcripts that need more CTC frames than
+    the model emits for the audio (`output_frames(duration_seconds) -> T'`; they would make
+    the CTC loss infinite).
     """
     vocab = vocab or CharVocab()
-    report, records, seen = PrepareReport(), [], set()
-    for uid, audio, raw_text, speaker in entries:
+    report = report if report is not None else PrepareReport()
+    kept, seen = [], set()
+    for rec in records:
+        uid, text, duration = rec["id"], rec["text"], rec["duration"]
         if uid in seen:
             report.drop("duplicate id", uid)
             continue
         seen.add(uid)
-        try:
-            duration, _ = audio_info(audio)
-        except AudioError as err:
-            report.drop("bad audio", str(err))
+        if not text.strip():
+            report.drop("empty transcript", f"{uid} ({rec['audio']})")
             continue
-        text, removed = normalize_text(raw_text)
-        report.chars_removed.update(removed)
-        if not text:
-            report.drop("empty transcript", f"{uid} ({audio})")
+        unknown = sorted({c for c in text if c not in vocab.index})
+        if unknown:
+            report.drop("characters outside the vocabulary", f"{uid}: {''.join(unknown)!r}")
+            continue
+        if max_duration is not None and duration > max_duration:
+            report.drop("audio too long", f"{uid}: {duration:.1f} s > {max_duration:g} s")
             continue
         if output_frames is not None:
             need, have = ctc_min_frames(vocab.encode(text)), output_frames(duration)
@@ -121,7 +153,34 @@ def build_manifest(
                     f"{uid}: {need} CTC frames needed, {have} available",
                 )
                 continue
-        records.append(
+        kept.append(rec)
+        report.kept += 1
+        report.hours += duration / 3600
+    return kept
+
+
+def build_manifest(
+    entries: Iterable[tuple[str, str | Path, str, str]],
+    out_path: str | Path,
+    output_frames: Callable[[float], int] | None = None,
+    vocab: CharVocab | None = None,
+) -> PrepareReport:
+    """Turn (id, audio path, raw text, speaker) entries into a manifest at `out_path`.
+
+    Reads each audio header and normalises each transcript; drops, with counts, unreadable
+    audio and whatever `check_records` drops (duplicate ids, empty transcripts, transcripts
+    too long for CTC).
+    """
+    report, candidates = PrepareReport(), []
+    for uid, audio, raw_text, speaker in entries:
+        try:
+            duration, _ = audio_info(audio)
+        except AudioError as err:
+            report.drop("bad audio", str(err))
+            continue
+        text, removed = normalize_text(raw_text)
+        report.chars_removed.update(removed)
+        candidates.append(
             {
                 "id": uid,
                 "audio": str(Path(audio).resolve()),
@@ -130,8 +189,7 @@ def build_manifest(
                 "speaker": str(speaker),
             }
         )
-        report.kept += 1
-        report.hours += duration / 3600
+    records = check_records(candidates, vocab, output_frames, report=report)
     if not records:
         raise ManifestError(f"{out_path}: no usable utterance\n{report.summary()}")
     write_manifest(records, out_path)
