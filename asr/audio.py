@@ -143,7 +143,8 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
 
     Raises:
         AudioError: the file is missing, a directory, unreadable, empty, not audio,
-            truncated or corrupt, has zero frames, or contains NaN/inf samples.
+            truncated or corrupt, has zero frames (or too few to give one sample at
+            `sample_rate`), or contains NaN/inf samples.
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -176,6 +177,12 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
 
     if rate != sample_rate:
         wave = soxr.resample(wave, rate, sample_rate, quality="HQ")
+        if len(wave) == 0:
+            raise _error(
+                path,
+                f"audio too short ({data.shape[0]} frame(s) at {rate} Hz give no sample at "
+                f"{sample_rate} Hz)",
+            )
     wave = np.ascontiguousarray(wave, dtype=np.float32)
     # Float files may exceed full scale and resampling can overshoot slightly.
     np.clip(wave, -1.0, 1.0, out=wave)

@@ -33,6 +33,8 @@ _SYMBOLS = {"&": " AND ", "%": " PERCENT ", "+": " PLUS ", "@": " AT ", "$": " D
 _SEPARATORS = set("-_/\u2010\u2011\u2012\u2013\u2014\u2015")
 _APOSTROPHES = {"\u2019": "'", "\u2018": "'", "`": "'", "\u02bc": "'"}
 _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?(?:st|nd|rd|th)?", re.IGNORECASE)
+# Longer numbers are read digit by digit (and Python refuses int() beyond 4300 digits).
+_MAX_SPELLED_DIGITS = 15
 
 
 def number_to_words(n: int) -> str:
@@ -70,7 +72,10 @@ def _spell_number(match: re.Match[str]) -> str:
     suffix = token[-2:].lower() if token[-2:].isalpha() else ""
     token = token[: len(token) - len(suffix)]
     whole, _, frac = token.partition(".")
-    words = number_to_words(int(whole))
+    if len(whole) > _MAX_SPELLED_DIGITS:  # an id or a phone number: read digit by digit
+        words = " ".join(_ONES[int(d)] for d in whole)
+    else:
+        words = number_to_words(int(whole))
     if suffix:
         words = _ordinal(words)
     if frac:

@@ -237,3 +237,10 @@ def test_audio_error_is_value_error_and_picklable(tmp_path: Path) -> None:
     clone = pickle.loads(pickle.dumps(err))
     assert str(clone) == str(err) and clone.path == err.path
     assert str(AudioError("x.wav: boom")) == "x.wav: boom"  # message-only construction
+
+
+def test_too_short_to_resample(tmp_path: Path) -> None:
+    """Found by fuzzing: one frame at 44.1 kHz resamples to no sample at 16 kHz."""
+    path = write(tmp_path / "tiny.wav", np.full(1, 0.5), 44100, subtype="PCM_16")
+    assert_audio_error(path, "too short")
+    assert len(load_audio(write(tmp_path / "ok.wav", np.full(3, 0.5), 44100))) == 1

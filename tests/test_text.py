@@ -50,3 +50,13 @@ def test_ctc_min_frames_counts_repeats():
     assert ctc_min_frames(vocab.encode("AB")) == 2
     assert ctc_min_frames(vocab.encode("HELLO")) == 6  # LL needs a blank between
     assert ctc_min_frames([]) == 0
+
+
+def test_very_long_numbers_are_read_digit_by_digit():
+    """Found by fuzzing: int() refuses strings beyond 4300 digits (and nobody says a 16-digit
+    number in words); such numbers are read digit by digit."""
+    assert normalize_text("card 1234567890123456")[0] == (
+        "CARD ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE ZERO ONE TWO THREE FOUR FIVE SIX"
+    )
+    assert normalize_text("1" * 5000)[0] == " ".join(["ONE"] * 5000)
+    assert normalize_text("999999999999999")[0].startswith("NINE HUNDRED NINETY NINE TRILLION")
