@@ -23,10 +23,11 @@ import soundfile as sf
 from asr.audio import load_audio
 from asr.cli import main
 from asr.data.loader import AudioDataset, collate
-from asr.data.manifest import build_manifest, read_listing, read_manifest
+from asr.data.manifest import build_manifest, read_listing, read_manifest, write_manifest
 from asr.features import FeatureConfig
 from asr.model import ModelDims
 from asr.text import CharVocab
+from asr.validate import validate_manifest
 
 SR = 16000
 SECONDS = 0.5
@@ -315,3 +316,15 @@ def test_unreadable_file_in_every_entry_point(trained, capsys):
             p.chmod(0o644)
             p.unlink()
         root.rmdir()
+
+
+def test_validate_one_hour_file(tmp_path):
+    hour = _silent_hour(tmp_path / "hour.wav")
+    manifest = tmp_path / "m.jsonl"
+    record = {"id": "h", "audio": str(hour), "duration": 3600.0, "text": "A", "speaker": "s"}
+    write_manifest([record], manifest)
+    for decode in (False, True):  # header only, then a full decode of the hour
+        report, total = validate_manifest(manifest, decode=decode)
+        assert total == 1 and report.kept == 1 and not report.dropped
+    report, _ = validate_manifest(manifest, max_duration=60, decode=False)
+    assert report.dropped["audio too long"] == 1
