@@ -8,7 +8,7 @@ memory, is skipped (no weight update), counted (``skipped_steps`` in the logs) a
 ``optim.max_bad_steps`` such steps in a row stop the run with a `TrainingError`. Checkpoints are
 written atomically (`AtomicCheckpointIO`) and read with ``weights_only=True``. A resumed run
 continues exactly where the checkpoint was taken: the data position travels in the checkpoint
-(`asr.data.loader.ResumableDataLoader`) and the random generators are re-seeded before every
+(`asr.data.loader.ASRDataModule.state_dict`) and the torch generator is re-seeded before every
 step from (seed, rank, epoch, batch), so dropout and SpecAugment do not depend on history.
 """
 

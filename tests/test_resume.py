@@ -84,6 +84,8 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, worke
     assert any(not torch.equal(a[k], state["state_dict"][k]) for k in a)
 
     va, vb = last_val_row(tmp_path / "whole"), last_val_row(killed)
+    for key in ("val_wer", "val_loss"):
+        print(f"{key}: uninterrupted {va[key]}, killed and resumed {vb[key]}")
     assert va["epoch"] == vb["epoch"] == "1"
     assert float(va["val_wer"]) == float(vb["val_wer"])
     assert float(va["val_loss"]) == pytest.approx(float(vb["val_loss"]), rel=1e-5)
