@@ -4,6 +4,7 @@ running pickled code."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import pickle
 import tempfile
@@ -24,10 +25,13 @@ def save_atomic(obj: dict, path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the same folder, fsync, then rename over `path`.
 
     A crash or kill at any moment leaves either the previous file or the new one, never a
-    partial file (a stale ``.<name>.*.tmp`` may remain after a kill; it is never read).
+    partial file. The temporary file a kill leaves behind (``.<name>.*.tmp``, never read) is
+    removed by the next save to the same path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

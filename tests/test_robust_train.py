@@ -193,6 +193,8 @@ def test_sigkill_during_saves_never_leaves_a_corrupt_checkpoint(tmp_path):
         proc.wait()
         state = read_checkpoint(path)  # loads: the previous or the new file, never a partial one
         assert state["i"].item() >= 2 and state["w"].shape == (4_000_000,)
+    save_atomic({"i": torch.tensor(0)}, path)  # the next save clears what the kills left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
 
 
 # ---------------------------------------------------------------- safe loading
