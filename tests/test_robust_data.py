@@ -220,10 +220,15 @@ def test_prepare_one_hour_file_and_ctc_infeasible_transcript(prepared):
 
 
 def transcribe(files: list[Path], ckpt: Path, capsys, caplog) -> tuple[int, list[dict], str]:
-    """(exit code, JSON results, stderr + log lines) of `asr transcribe FILES --json`."""
+    """(exit code, JSON results, error lines) of `asr transcribe FILES --json`: the command's
+    own stderr lines and its log records (the log handler also writes to stderr, but the one
+    `main` installed may hold an earlier test's captured stream)."""
+    caplog.clear()
     rc = main(["transcribe", *map(str, files), "--checkpoint", str(ckpt), "--json"])
     out, err = capsys.readouterr()
-    return rc, json.loads(out) if out.strip() else [], err + caplog.text
+    lines = [line for line in err.splitlines() if line.startswith("asr transcribe:")]
+    lines += [r.getMessage() for r in caplog.records]
+    return rc, json.loads(out) if out.strip() else [], "\n".join(lines)
 
 
 @pytest.mark.parametrize("name", list(CASES))
