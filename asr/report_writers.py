@@ -140,7 +140,8 @@ def text_alignment(alignment: list[list]) -> str:
         ref.append(r.ljust(width))
         hyp.append(h.ljust(width))
         ev.append(("" if op == "C" else op).ljust(width))
-    return "\n".join(" ".join(line).rstrip() for line in (ref, hyp, ev))
+    lines = [" ".join(line).rstrip() for line in (ref, hyp, ev)]
+    return "\n".join(line for line in lines if line)
 
 
 class MarkdownWriter(ReportWriter):
