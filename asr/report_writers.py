@@ -44,6 +44,7 @@ def run_facts(report: dict) -> list[tuple[str, str]]:
     decoder = run.get("decoder")
     if isinstance(decoder, dict):
         decoder = ", ".join(f"{k}={v}" for k, v in decoder.items())
+    git = toolkit.get("git_revision") or "revision unknown"
     machine = hw.get("gpu") or hw.get("cpu")
     if hw.get("cpu_cores"):
         machine = f"{machine} ({hw['cpu_cores']} CPU cores)"
@@ -56,10 +57,7 @@ def run_facts(report: dict) -> list[tuple[str, str]]:
         ),
         ("training config", str(ckpt.get("config") or ("given" if run.get("config") else "none"))),
         ("decoder", str(decoder or "greedy CTC (default)")),
-        (
-            "toolkit",
-            f"asr {toolkit.get('version') or ''} git {toolkit.get('git_revision') or 'n/a'}",
-        ),
+        ("toolkit", " ".join(filter(None, ["asr", toolkit.get("version"), "git", git]))),
         ("device", f"{run.get('device') or hw.get('device') or 'unknown'}; {machine or 'unknown'}"),
         ("software", f"torch {hw.get('torch', '?')}, Python {hw.get('python', '?')}"),
         ("evaluated", str(run.get("date") or "unknown")),
@@ -159,7 +157,7 @@ class MarkdownWriter(ReportWriter):
         s, words = report["summary"], report["summary"]["words"]
         fig = {n: f"![{cap}]({n}.png)\n" for n, (cap, _) in figures.items()}
         out = [f"# WER report: {report['title']}\n", "```", s["kaldi"]["wer"], s["kaldi"]["cer"]]
-        out += ["```\n", md_table(["", ""], [[k, v] for k, v in run_facts(report)])]
+        out += ["```\n", md_table(["run", ""], [[k, v] for k, v in run_facts(report)])]
         out.append("## Summary\n")
         out.append(
             md_table(
