@@ -105,7 +105,20 @@ COUNTS = ("substitutions", "deletions", "insertions", "errors")
 
 def _rate_row(label: str, d: dict) -> list[str]:
     rel = "" if d["relative"] is None else f" ({100 * d['relative']:+.1f} % rel.)"
-    return [label, pct(d["a"]), pct(d["b"]), f"{100 * d['delta']:+.2f}{rel}"]
+    return [label, pct(d["a"]), pct(d["b"]), f"{100 * d['delta']:+.2f} pts{rel}"]
+
+
+def describe(side: dict) -> str:
+    """'test: best-epoch07.ckpt (sha256 1a2b3c4d5e6f), decoder beam_size=8' for a compared run."""
+    run, out = side["run"], side["title"]
+    ckpt = run.get("checkpoint") or {}
+    if ckpt.get("path"):
+        out += f": {Path(ckpt['path']).name} (sha256 {ckpt['sha256'][:12]})"
+    decoder = run.get("decoder")
+    if decoder:
+        items = decoder.items() if isinstance(decoder, dict) else [("", decoder)]
+        out += ", decoder " + " ".join(f"{k}={v}" if k else str(v) for k, v in items)
+    return out
 
 
 def _overall_rows(cmp: dict) -> list[list[str]]:
@@ -142,8 +155,8 @@ def format_text(cmp: dict, examples: int = 5) -> str:
         ]
 
     out = [
-        f"A: {cmp['a']['title']} ({cmp['a']['path']})",
-        f"B: {cmp['b']['title']} ({cmp['b']['path']})",
+        f"A: {describe(cmp['a'])}\n   {cmp['a']['path']}",
+        f"B: {describe(cmp['b'])}\n   {cmp['b']['path']}",
         "",
     ]
     out += columns([["", "A", "B", "B - A"], *_overall_rows(cmp)])
@@ -173,7 +186,8 @@ def write_compare(cmp: dict, out_dir: str | Path) -> dict[str, Path]:
     title = f"{cmp['a']['title']} vs {cmp['b']['title']}"
     md = [
         f"# WER comparison: {title}\n",
-        f"A: `{cmp['a']['path']}`  \nB: `{cmp['b']['path']}`\n",
+        f"A: {describe(cmp['a'])} (`{cmp['a']['path']}`)  ",
+        f"B: {describe(cmp['b'])} (`{cmp['b']['path']}`)\n",
         md_table(["", "A", "B", "B - A"], _overall_rows(cmp)),
         "## WER by speaker\n",
         md_table(["speaker", "words", "A", "B", "B - A"], _speaker_rows(cmp)),
@@ -191,7 +205,8 @@ def _html(cmp: dict, title: str) -> str:
     e = escape
     parts = [
         f"<h1>WER comparison: {e(title)}</h1>",
-        f'<p class="sub">A: {e(str(cmp["a"]["path"]))}<br>B: {e(str(cmp["b"]["path"]))}</p>',
+        f'<p class="sub">A: {e(describe(cmp["a"]))} ({e(str(cmp["a"]["path"]))})<br>'
+        f"B: {e(describe(cmp['b']))} ({e(str(cmp['b']['path']))})</p>",
         table(["", "A", "B", "B - A"], [[e(c) for c in r] for r in _overall_rows(cmp)], {1, 2, 3}),
         "<h2>WER by speaker</h2>",
         table(
