@@ -219,7 +219,7 @@ def test_compare(tmp_path, capsys):
 
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"WER\s+41\.67 %\s+25\.00 %\s+-16\.67 \(-40\.0 % rel\.\)", out)
+    assert re.search(r"WER\s+41\.67 %\s+25\.00 %\s+-16\.67 pts \(-40\.0 % rel\.\)", out)
     assert "4 utterances in both: 2 better, 1 worse, 1 unchanged" in out
     html = (tmp_path / "compare.html").read_text()
     assert "s1-1" in html and '<span class="w s">' in html and "http" not in html
