@@ -63,13 +63,12 @@ def run_facts(report: dict) -> list[tuple[str, str]]:
         ("evaluated", str(run.get("date") or "unknown")),
     ]
     if run.get("rtf") is not None:
-        facts.append(
-            (
-                "speed",
-                f"RTF {run['rtf']:.4f} ({run['decode_seconds']:.1f} s to decode "
-                f"{run['audio_seconds']:.1f} s of audio)",
+        speed = f"RTF {run['rtf']:.4f}"
+        if run.get("decode_seconds") is not None and run.get("audio_seconds") is not None:
+            speed += (
+                f" ({run['decode_seconds']:.1f} s to decode {run['audio_seconds']:.1f} s of audio)"
             )
-        )
+        facts.append(("speed", speed))
     if run.get("failed"):
         facts.append(("failed audio", f"{len(run['failed'])}: {', '.join(run['failed'][:10])}"))
     return facts
