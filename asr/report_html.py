@@ -73,6 +73,8 @@ def table(head: list[str], rows: list[list[str]], numeric: set[int] = frozenset(
         )
 
     body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
+    if not rows:
+        body = f'<tr><td class="note" colspan="{max(len(head), 1)}">none</td></tr>'
     return (
         f'<table class="{cls}"><thead><tr>{cells("th", head)}</tr></thead>'
         f"<tbody>{body}</tbody></table>"
@@ -158,40 +160,7 @@ class HTMLWriter(ReportWriter):
             "<h2>Run</h2>",
             self._facts(report),
         ]
-        parts.append("<h2>Errors</h2>")
-        ref = max(w["ref_len"], 1)
-        breakdown = table(
-            ["", "words", "% of reference"],
-            [
-                [k, str(w[key]), pct(w[key] / ref)]
-                for k, key in (
-                    ("correct", "hits"),
-                    ("substitutions", "substitutions"),
-                    ("deletions", "deletions"),
-                    ("insertions", "insertions"),
-                    ("errors", "errors"),
-                )
-            ],
-            numeric={1, 2},
-        )
-        parts.append(f'<div class="row"><div>{breakdown}</div><div>{fig["errors"]}</div></div>')
-        if report["by_duration"]:
-            parts.append("<h2>WER by utterance duration</h2>")
-            t = table(
-                ["duration", *GROUP_HEAD],
-                [[e(c) for c in r] for r in group_rows(report["by_duration"], "bucket")],
-                numeric=set(range(1, 9)),
-            )
-            plot = fig.get("wer_by_duration", "")
-            parts.append(f'<div class="row"><div>{t}</div><div>{plot}</div></div>')
-        parts.append("<h2>WER by speaker</h2>")
-        parts.append(
-            table(
-                ["speaker", *GROUP_HEAD],
-                [[e(c) for c in r] for r in group_rows(report["by_speaker"], "speaker")],
-                numeric=set(range(1, 9)),
-            )
-        )
+        parts += [self._errors(w, fig["errors"]), self._groups(report, fig)]
         parts.append("<h2>Most frequent errors</h2>")
         parts.append(self._top_errors(report))
         if report.get("training"):
@@ -206,6 +175,39 @@ class HTMLWriter(ReportWriter):
             f"{e(str(toolkit.get('git_revision')))}</footer>"
         )
         return page(f"WER report: {report['title']}", "\n".join(parts))
+
+    @staticmethod
+    def _errors(w: dict, figure: str) -> str:
+        ref = max(w["ref_len"], 1)
+        rows = [
+            [label, str(w[key]), pct(w[key] / ref)]
+            for label, key in (
+                ("correct", "hits"),
+                ("substitutions", "substitutions"),
+                ("deletions", "deletions"),
+                ("insertions", "insertions"),
+                ("errors", "errors"),
+            )
+        ]
+        breakdown = table(["", "words", "% of reference"], rows, numeric={1, 2})
+        return f'<h2>Errors</h2><div class="row"><div>{breakdown}</div><div>{figure}</div></div>'
+
+    @staticmethod
+    def _groups(report: dict, fig: dict[str, str]) -> str:
+        """WER by duration bucket (table and figure) and by speaker."""
+        out = []
+        for key, label, title in (
+            ("by_duration", "bucket", "WER by utterance duration"),
+            ("by_speaker", "speaker", "WER by speaker"),
+        ):
+            if not report[key]:
+                continue
+            head = ["duration" if key == "by_duration" else "speaker", *GROUP_HEAD]
+            rows = [[escape(c) for c in r] for r in group_rows(report[key], label)]
+            t = table(head, rows, numeric=set(range(1, 9)))
+            plot = fig.get("wer_by_duration", "") if key == "by_duration" else ""
+            out.append(f'<h2>{title}</h2><div class="row"><div>{t}</div><div>{plot}</div></div>')
+        return "\n".join(out)
 
     @staticmethod
     def _facts(report: dict) -> str:

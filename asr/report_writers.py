@@ -125,6 +125,7 @@ def md_table(head: list[str], rows: list[list[str]]) -> str:
     def line(cells):
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
+    rows = rows or [["none", *[""] * (len(head) - 1)]]
     return "\n".join([line(head), line(["---"] * len(head)), *map(line, rows)]) + "\n"
 
 
