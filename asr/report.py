@@ -3,6 +3,25 @@
 then written as report.json, report.md and report.html (`asr.report_writers`).
 
 The report only reads files and scores text: it never imports the model or the decoder.
+
+report.json (``schema_version`` 1; rates are fractions, durations seconds):
+  title, created, schema_version
+  run           manifest, date, checkpoint {path, sha256, size_bytes, config}, model {dims,
+                features, parameters}, config (training config or null), decoder (or null),
+                toolkit {name, version, git_revision}, hardware {device, cpu, cpu_cores, gpu,
+                torch, ...}, device, audio_seconds, decode_seconds, rtf, failed [ids]
+  summary       utterances, wer, cer, sentence_error_rate, sentences_with_errors,
+                words / chars {substitutions, deletions, insertions, hits, errors, ref_len,
+                rate}, kaldi {wer, cer} ("%WER 15.55 [ 252 / 1621, 7 ins, 29 del, 216 sub ]")
+  by_duration   [{bucket, min_s, max_s (null: open), utterances, audio_seconds, words, errors,
+                substitutions, deletions, insertions, wer, sentence_error_rate}]
+  by_speaker    [{speaker, ...the same counts}], highest WER first
+  confusions    [{ref, hyp, count}]; deletions, insertions [{word, count}] (most frequent)
+  utterances    [{id, speaker, duration, ref, hyp, ref_words, errors, substitutions,
+                deletions, insertions, wer, alignment [[op, ref word, hyp word]]}], most errors
+                first; op is C, S, D or I (a missing word is null)
+  training      null or {source [metrics.csv paths], epochs [{epoch, step, train_loss,
+                val_loss, val_wer, val_cer}]}
 """
 
 from __future__ import annotations
