@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from html import escape
+from pathlib import Path
 
 import yaml
 
@@ -142,10 +143,12 @@ class HTMLWriter(ReportWriter):
         s, w, run = report["summary"], report["summary"]["words"], report["run"]
         fig = {n: image(cap, png) for n, (cap, png) in figures.items()}
         e = escape
+        ckpt = (run.get("checkpoint") or {}).get("path")
+        ckpt = f" \u00b7 {Path(ckpt).name}" if ckpt else ""
         parts = [
             f"<h1>WER report: {e(report['title'])}</h1>",
-            f'<p class="sub">{s["utterances"]} utterances, {w["ref_len"]} words &middot; '
-            f"report written {e(report['created'])}</p>",
+            f'<p class="sub">{s["utterances"]} utterances, {w["ref_len"]} words{e(ckpt)} '
+            f"&middot; report written {e(report['created'])}</p>",
             cards(
                 [
                     ("WER", pct(s["wer"])),
