@@ -104,9 +104,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from asr.checkpoint import load_model
     from asr.inference import evaluate
+    from asr.provenance import checkpoint_info
 
     model = load_model(args.checkpoint, args.device)
-    s = evaluate(model, args.manifest, args.out_dir)
+    s = evaluate(
+        model,
+        args.manifest,
+        args.out_dir,
+        metadata={"checkpoint": checkpoint_info(args.checkpoint)},
+    )
     w = s["words"]
     print(
         f"WER {100 * s['wer']:.2f} % [{w['errors']} / {w['ref_len']}: S={w['substitutions']} "
@@ -116,7 +122,42 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     out = Path(args.out_dir)
     print(f"summary: {out / 'wer.json'}\nhypotheses: {out / 'hyps.jsonl'}")
+    if args.report and _write_report("evaluate", out, args.report, args.train_log):
+        return 2
     return 1 if s["failed"] else 0
+
+
+def _write_report(command: str, eval_dir: Path, out: str, train_log: str | None) -> int:
+    """Report of an evaluation directory; prints where it is. Returns 2 on bad input."""
+    from asr.report import ReportError, report_from_eval_dir
+
+    try:
+        _, paths = report_from_eval_dir(eval_dir, out, train_log)
+    except ReportError as err:
+        print(f"asr {command}: error: {err}", file=sys.stderr)
+        return 2
+    print(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    return _write_report("report", Path(args.eval_dir), args.out, args.train_log)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from asr.compare import compare_reports, format_text, load_report, write_compare
+    from asr.report import ReportError
+
+    try:
+        cmp = compare_reports(load_report(args.report_a), load_report(args.report_b))
+    except ReportError as err:
+        print(f"asr compare: error: {err}", file=sys.stderr)
+        return 2
+    print(format_text(cmp), end="")
+    if args.out:
+        paths = write_compare(cmp, args.out)
+        print(f"comparison: {paths['html']} (also {paths['md'].name})")
+    return 0
 
 
 def _expand(paths: list[str]) -> list[Path]:
@@ -204,7 +245,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--report", metavar="DIR", help="also write report.{md,json,html} into DIR")
+    p.add_argument(
+        "--train-log",
+        metavar="PATH",
+        help="with --report: training curves from a metrics.csv or an experiment directory",
+    )
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="WER report (md, json, html) of an evaluation directory")
+    p.add_argument("eval_dir", help="an `asr evaluate --out-dir` directory (wer.json, hyps.jsonl)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--train-log", metavar="PATH", help="a metrics.csv or an experiment directory")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="two WER reports side by side")
+    p.add_argument("report_a", help="report directory or report.json (baseline)")
+    p.add_argument("report_b", help="report directory or report.json")
+    p.add_argument("--out", metavar="DIR", help="also write compare.md and compare.html")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("transcribe", help="audio files (or directories) -> text on stdout")
     p.add_argument("audio", nargs="+")

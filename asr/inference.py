@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -13,7 +14,8 @@ from torch.utils.data import DataLoader
 from asr.data.loader import AudioDataset, DurationBucketSampler, collate
 from asr.data.manifest import read_manifest, write_manifest
 from asr.decode import greedy_decode
-from asr.model import SpeechRecognizer
+from asr.model import SpeechRecognizer, count_parameters
+from asr.provenance import hardware_info, now, toolkit_info
 from asr.score import char_errors, word_errors
 from asr.text import CharVocab
 
@@ -50,13 +52,16 @@ def evaluate(
     manifest: str | Path,
     out_dir: str | Path,
     max_batch_seconds: float = 120.0,
+    metadata: dict | None = None,
 ) -> dict:
     """Decode a manifest and score it.
 
     Writes ``<out_dir>/hyps.jsonl`` (one line per utterance: id, ref, hyp, word errors, ...) and
     ``<out_dir>/wer.json`` (corpus WER/CER with S/D/I/hits, sentence error rate, real-time
     factor). Returns the wer.json content. Utterances whose audio fails to load count as
-    empty hypotheses (all deletions) and are listed under ``failed``.
+    empty hypotheses (all deletions) and are listed under ``failed``. For reports, wer.json
+    also records the model (dims, parameters), toolkit revision, hardware and date, and the
+    `metadata` given (e.g. ``{"checkpoint": checkpoint_info(path)}``).
     """
     records = read_manifest(manifest)
     start = time.perf_counter()
@@ -97,6 +102,15 @@ def evaluate(
         "decode_seconds": elapsed,
         "rtf": elapsed / max(audio_seconds, 1e-9),
         "device": str(next(model.parameters()).device),
+        "model": {
+            "dims": asdict(model.dims),
+            "features": asdict(model.feature_config),
+            "parameters": count_parameters(model),
+        },
+        "toolkit": toolkit_info(),
+        "hardware": hardware_info(next(model.parameters()).device),
+        "date": now(),
+        **(metadata or {}),
     }
     out_dir = Path(out_dir)
     write_manifest(sorted(rows, key=lambda r: -r["errors"]), out_dir / "hyps.jsonl")

@@ -102,3 +102,5 @@ def test_mini_recipe_smoke(tmp_path):
     summary = json.loads((tmp_path / "exp" / "eval_test" / "wer.json").read_text())
     assert summary["utterances"] == 4
     assert f"WER summary: {tmp_path}/exp/eval_test/wer.json" in proc.stdout
+    for name in ("report.html", "report.md", "report.json"):
+        assert (tmp_path / "exp" / "eval_test" / "report" / name).is_file()

@@ -4,7 +4,7 @@
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--dir DIR] [key=value ...]
 #
-# Stages: 0 set-up, 1 synthesize, 2 prepare manifests, 3 train, 4 evaluate, 5 transcribe.
+# Stages: 0 set-up, 1 synthesize, 2 prepare manifests, 3 train, 4 evaluate + report, 5 transcribe.
 # --dir: where corpus/, data/ and exp/ go (default: recipes/mini).
 # Extra key=value arguments override conf/mini.yaml for training (e.g. model.rnn_type=gru).
 # N_TRAIN, N_DEV, N_TEST: corpus size in sentences (default 3200, 100, 200).
@@ -50,7 +50,8 @@ ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
 ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
 if run_stage 4; then
   say 4 "evaluate on unseen voices"
-  asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test"
+  asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test" \
+    --report "$exp/eval_test/report" --train-log "$exp"
 fi
 if run_stage 5; then
   wav=$(head -n1 "$data/test.jsonl" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])")
@@ -60,3 +61,4 @@ fi
 echo "checkpoint: $ckpt"
 echo "WER summary: $exp/eval_test/wer.json"
 echo "hypotheses: $exp/eval_test/hyps.jsonl"
+echo "report: $exp/eval_test/report/report.html (also report.md, report.json)"

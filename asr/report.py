@@ -1,0 +1,308 @@
+"""The WER report: one dict with a stable JSON schema, built from an evaluation directory
+(``wer.json`` + ``hyps.jsonl``, see `asr.inference.evaluate`) and optionally a training log,
+then written as report.json, report.md and report.html (`asr.report_writers`).
+
+The report only reads files and scores text: it never imports the model or the decoder.
+
+report.json (``schema_version`` 1; rates are fractions, durations seconds):
+  title, created, schema_version
+  run           manifest, date, checkpoint {path, sha256, size_bytes, config}, model {dims,
+                features, parameters}, config (training config or null), decoder (or null),
+                toolkit {name, version, git_revision}, hardware {device, cpu, cpu_cores, gpu,
+                torch, ...}, device, audio_seconds, decode_seconds, rtf, failed [ids]
+  summary       utterances, wer, cer, sentence_error_rate, sentences_with_errors,
+                words / chars {substitutions, deletions, insertions, hits, errors, ref_len,
+                rate}, kaldi {wer, cer} ("%WER 15.55 [ 252 / 1621, 7 ins, 29 del, 216 sub ]")
+  by_duration   [{bucket, min_s, max_s (null: open), utterances, audio_seconds, words, errors,
+                substitutions, deletions, insertions, wer, sentence_error_rate}]
+  by_speaker    [{speaker, ...the same counts}], highest WER first
+  confusions    [{ref, hyp, count}]; deletions, insertions [{word, count}] (most frequent)
+  utterances    [{id, speaker, duration, ref, hyp, ref_words, errors, substitutions,
+                deletions, insertions, wer, alignment [[op, ref word, hyp word]]}], most errors
+                first; op is C, S, D or I (a missing word is null)
+  training      null or {source [metrics.csv paths], epochs [{epoch, step, train_loss,
+                val_loss, val_wer, val_cer}]}
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from asr.provenance import now
+from asr.score import ErrorCounts, ErrorTally, align_words, char_errors, kaldi_line
+
+SCHEMA_VERSION = 1
+# (label, lower bound, upper bound or None) in seconds; an utterance falls in [lower, upper)
+DURATION_BUCKETS = [
+    ("< 2 s", 0.0, 2.0),
+    ("2-5 s", 2.0, 5.0),
+    ("5-10 s", 5.0, 10.0),
+    ("10-20 s", 10.0, 20.0),
+    ("> 20 s", 20.0, None),
+]
+TOP_WORDS = 20  # entries in the confusion / deletion / insertion lists
+# what of wer.json describes the run (everything else in it is recomputed from the rows)
+RUN_KEYS = (
+    "manifest",
+    "date",
+    "checkpoint",
+    "model",
+    "decoder",
+    "toolkit",
+    "hardware",
+    "device",
+    "audio_seconds",
+    "decode_seconds",
+    "rtf",
+    "failed",
+)
+
+
+class ReportError(ValueError):
+    """Missing or malformed report input; the message names the file and the problem."""
+
+
+def load_evaluation(eval_dir: str | Path) -> tuple[dict, list[dict]]:
+    """(wer.json summary, hyps.jsonl rows) of an `asr evaluate` output directory."""
+    eval_dir = Path(eval_dir)
+    summary_path, rows_path = eval_dir / "wer.json", eval_dir / "hyps.jsonl"
+    for path in (summary_path, rows_path):
+        if not path.is_file():
+            raise ReportError(f"{path}: not found (is {eval_dir} an `asr evaluate` directory?)")
+    try:
+        summary = json.loads(summary_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ReportError(f"{summary_path}: not valid JSON ({err})") from None
+    rows = []
+    for n, line in enumerate(rows_path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ReportError(f"{rows_path}:{n}: not valid JSON ({err})") from None
+        missing = {"id", "ref", "hyp"} - set(row if isinstance(row, dict) else ())
+        if missing:
+            raise ReportError(f"{rows_path}:{n}: not an evaluation row (missing {sorted(missing)})")
+        rows.append(row)
+    return summary, rows
+
+
+def find_training_logs(path: str | Path) -> list[Path]:
+    """metrics.csv files of a training run: `path` is a metrics.csv, a ``logs/version_N``
+    folder, or an experiment directory (all ``logs/version_*`` in order, for resumed runs)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if (path / "metrics.csv").is_file():
+        return [path / "metrics.csv"]
+
+    def version(csv_path: Path) -> int:
+        number = csv_path.parent.name.removeprefix("version_")
+        return int(number) if number.isdigit() else -1
+
+    versions = sorted((path / "logs").glob("version_*/metrics.csv"), key=version)
+    if not versions:
+        raise ReportError(f"{path}: no training log (metrics.csv or logs/version_*/metrics.csv)")
+    return versions
+
+
+def read_training_log(path: str | Path) -> dict:
+    """Per-epoch training curves from Lightning CSV logs: mean train_loss over the epoch's
+    logged steps, and the epoch's val_loss / val_wer / val_cer. A later log (resumed run)
+    replaces the epochs it repeats."""
+    files = find_training_logs(path)
+    epochs: dict[int, dict] = {}
+    for file in files:
+        losses: dict[int, list[float]] = defaultdict(list)
+        seen: dict[int, dict] = {}
+        with file.open(newline="") as f:
+            for row in csv.DictReader(f):
+                try:
+                    epoch = int(float(row["epoch"]))
+                except (KeyError, TypeError, ValueError):
+                    continue
+                out = seen.setdefault(epoch, {"epoch": epoch})
+                if row.get("step"):
+                    out["step"] = int(float(row["step"]))
+                if row.get("train_loss"):
+                    losses[epoch].append(float(row["train_loss"]))
+                for key in ("val_loss", "val_wer", "val_cer"):
+                    if row.get(key):
+                        out[key] = float(row[key])
+        for epoch, out in seen.items():
+            if losses[epoch]:
+                out["train_loss"] = sum(losses[epoch]) / len(losses[epoch])
+            epochs[epoch] = out
+    if not epochs:
+        raise ReportError(f"{files[0]}: no epochs in the training log")
+    keys = ("epoch", "step", "train_loss", "val_loss", "val_wer", "val_cer")
+    return {
+        "source": [str(f) for f in files],
+        "epochs": [{k: epochs[e].get(k) for k in keys} for e in sorted(epochs)],
+    }
+
+
+def load_config(path: str | Path | None) -> dict | None:
+    """A training config (YAML) as a plain dict, unresolved; None if there is none."""
+    if not path or not Path(path).is_file():
+        return None
+    from omegaconf import OmegaConf
+
+    try:
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except Exception as err:  # a broken config should not stop a report: say so instead
+        return {"error": f"{path}: {err}"}
+
+
+def _group_stats(rows: Iterable[dict]) -> dict:
+    rows = list(rows)
+    c = ErrorCounts(
+        sum(r["substitutions"] for r in rows),
+        sum(r["deletions"] for r in rows),
+        sum(r["insertions"] for r in rows),
+        sum(r["ref_words"] - r["substitutions"] - r["deletions"] for r in rows),
+    )
+    return {
+        "utterances": len(rows),
+        "audio_seconds": sum(r["duration"] or 0.0 for r in rows),
+        "words": c.ref_len,
+        "errors": c.errors,
+        "substitutions": c.substitutions,
+        "deletions": c.deletions,
+        "insertions": c.insertions,
+        "wer": c.rate,
+        "sentence_error_rate": sum(r["errors"] > 0 for r in rows) / max(len(rows), 1),
+    }
+
+
+def score_rows(rows: Sequence[dict]) -> list[dict]:
+    """Rows (id, ref, hyp, optional speaker and duration) -> scored utterances with their word
+    alignment, sorted by errors (most first), then WER, then id."""
+    out = []
+    for r in rows:
+        alignment = align_words(r["ref"], r["hyp"])
+        ops = [a[0] for a in alignment]
+        ref_words = len(r["ref"].split())
+        errors = len(ops) - ops.count("C")
+        out.append(
+            {
+                "id": str(r["id"]),
+                "speaker": str(r.get("speaker") or "unknown"),
+                "duration": r.get("duration"),
+                "ref": r["ref"],
+                "hyp": r["hyp"],
+                "ref_words": ref_words,
+                "errors": errors,
+                "substitutions": ops.count("S"),
+                "deletions": ops.count("D"),
+                "insertions": ops.count("I"),
+                "wer": errors / max(ref_words, 1),
+                "alignment": [list(a) for a in alignment],
+            }
+        )
+    return sorted(out, key=lambda u: (-u["errors"], -u["wer"], u["id"]))
+
+
+def build_report(
+    summary: dict,
+    rows: Sequence[dict],
+    training: dict | None = None,
+    config: dict | None = None,
+    title: str | None = None,
+) -> dict:
+    """The report dict (schema `SCHEMA_VERSION`, written as report.json).
+
+    summary: wer.json of the evaluation (run metadata: manifest, checkpoint, model, decoder,
+    hardware, RTF...); rows: hyps.jsonl rows; training: `read_training_log` output; config:
+    the training config. Corpus counts are recomputed from the rows' alignments.
+    """
+    utts = score_rows(rows)
+    words = _group_stats(utts)
+    chars = char_errors([u["ref"] for u in utts], [u["hyp"] for u in utts])
+    tally = ErrorTally()
+    for u in utts:
+        tally.add(u["alignment"])
+    word_counts = ErrorCounts(
+        words["substitutions"],
+        words["deletions"],
+        words["insertions"],
+        words["words"] - words["substitutions"] - words["deletions"],
+    )
+    by_duration = []
+    for label, low, high in DURATION_BUCKETS:
+        members = [
+            u
+            for u in utts
+            if u["duration"] is not None and low <= u["duration"] < (high or math.inf)
+        ]
+        if members:
+            stats = _group_stats(members)
+            by_duration.append({"bucket": label, "min_s": low, "max_s": high, **stats})
+    speakers: dict[str, list[dict]] = defaultdict(list)
+    for u in utts:
+        speakers[u["speaker"]].append(u)
+    by_speaker = [{"speaker": s, **_group_stats(m)} for s, m in speakers.items()]
+    by_speaker.sort(key=lambda s: (-s["wer"], s["speaker"]))
+    run = {key: summary.get(key) for key in RUN_KEYS}
+    run["config"] = config
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "title": title or Path(str(summary.get("manifest") or "evaluation")).stem,
+        "created": now(),
+        "run": run,
+        "summary": {
+            "utterances": len(utts),
+            "wer": word_counts.rate,
+            "cer": chars.rate,
+            "sentence_error_rate": words["sentence_error_rate"],
+            "sentences_with_errors": sum(u["errors"] > 0 for u in utts),
+            "words": word_counts.as_dict(),
+            "chars": chars.as_dict(),
+            "kaldi": {"wer": kaldi_line(word_counts), "cer": kaldi_line(chars, "CER")},
+        },
+        "by_duration": by_duration,
+        "by_speaker": by_speaker,
+        "confusions": [
+            {"ref": ref, "hyp": hyp, "count": n}
+            for (ref, hyp), n in tally.confusions.most_common(TOP_WORDS)
+        ],
+        "deletions": [{"word": w, "count": n} for w, n in tally.deleted.most_common(TOP_WORDS)],
+        "insertions": [{"word": w, "count": n} for w, n in tally.inserted.most_common(TOP_WORDS)],
+        "utterances": utts,
+        "training": training,
+    }
+
+
+def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
+    """Write report.json, report.md (+ its PNG figures) and report.html into `out_dir`.
+    Returns {format: path}."""
+    from asr.plots import report_figures
+    from asr.report_html import HTMLWriter
+    from asr.report_writers import JSONWriter, MarkdownWriter
+
+    figures = report_figures(report)
+    writers = {"json": JSONWriter, "md": MarkdownWriter, "html": HTMLWriter}
+    return {name: writer(out_dir)(report, figures) for name, writer in writers.items()}
+
+
+def report_from_eval_dir(
+    eval_dir: str | Path, out_dir: str | Path, train_log: str | Path | None = None
+) -> tuple[dict, dict[str, Path]]:
+    """Build the report of an evaluation directory and write it into `out_dir`.
+
+    train_log: a metrics.csv or an experiment directory (its config.yaml is used too).
+    Returns (report, {format: written file}).
+    """
+    summary, rows = load_evaluation(eval_dir)
+    training = read_training_log(train_log) if train_log else None
+    config_path = (summary.get("checkpoint") or {}).get("config")
+    if train_log and (Path(train_log) / "config.yaml").is_file():
+        config_path = Path(train_log) / "config.yaml"
+    report = build_report(summary, rows, training, load_config(config_path))
+    return report, write_report(report, out_dir)
