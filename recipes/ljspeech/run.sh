@@ -14,7 +14,7 @@
 # --sentences: id|text sentences to synthesize (default: DATA_DIR/metadata.csv); held-out ones are
 #   always left out.
 # Extra key=value arguments override conf/ljspeech.yaml (e.g. trainer.max_epochs=20).
-# N_SYNTH: synthetic utterances (default 2000; 0 = real speech only). REAL_REPEAT: how many times
+# N_SYNTH: synthetic utterances (default 1000; 0 = real speech only). REAL_REPEAT: how many times
 # the real training clips appear in the mixed training manifest (default 3). LIMIT=N: only the
 # first N clips (smoke tests).
 set -euo pipefail
@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 config=conf/ljspeech.yaml; data=$dir/data; exp=$dir/exp
-n_synth=${N_SYNTH:-2000}; real_repeat=${REAL_REPEAT:-3}
+n_synth=${N_SYNTH:-1000}; real_repeat=${REAL_REPEAT:-3}
 data_dir=${data_dir:-$dir/downloads/LJSpeech-1.1}
 sentences=${sentences:-$data_dir/metadata.csv}
 limit=(); [ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT")
