@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.cli import main
 from asr.data.download import is_complete
 from asr.data.fsdd import download_fsdd, parse_name, prepare_fsdd
 from asr.data.ljspeech import download_ljspeech, prepare_ljspeech, write_training_sentences
@@ -126,7 +127,7 @@ def test_ljspeech_limit_and_too_few(tmp_path):
         prepare_ljspeech(data, tmp_path / "m2", limit=2)
 
 
-def test_download_ljspeech_and_fsdd_from_file_urls(tmp_path):
+def test_download_ljspeech_and_fsdd_from_file_urls(tmp_path, capsys):
     lj = make_ljspeech(tmp_path / "src" / "LJSpeech-1.1", n=3)
     archive = tmp_path / "mirror" / "LJSpeech-1.1.tar.bz2"
     archive.parent.mkdir()
@@ -146,6 +147,12 @@ def test_download_ljspeech_and_fsdd_from_file_urls(tmp_path):
     zipped.write_bytes(buf.getvalue())
     out = download_fsdd(tmp_path / "dl", zipped.as_uri())
     assert out == tmp_path / "dl" / "fsdd" and is_complete(out)
+    # the same through the command line, then a wrong pinned checksum
+    assert main(["download", "fsdd", str(tmp_path / "cli"), "--url", zipped.as_uri()]) == 0
+    assert f"fsdd: {tmp_path / 'cli' / 'fsdd'}" in capsys.readouterr().out
+    bad = ["download", "ljspeech", str(tmp_path / "x"), "--url", archive.as_uri()]
+    assert main([*bad, "--sha256", "0" * 64]) == 2
+    assert "checksum mismatch (expected sha256 0000" in capsys.readouterr().err
     assert sorted(p.name for p in (out / "recordings").iterdir()) == [
         "0_theo_0.wav",
         "0_theo_1.wav",
