@@ -24,6 +24,8 @@ from collections.abc import Callable
 from http.client import HTTPException
 from pathlib import Path, PurePosixPath
 
+from tqdm import tqdm
+
 log = logging.getLogger(__name__)
 
 COMPLETE = ".complete"
@@ -69,9 +71,20 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
             have = 0
         length = response.headers.get("Content-Length")
         expected = have + int(length) if length is not None else None
-        with open(part, "ab" if resumed else "wb") as f:
+        with (
+            open(part, "ab" if resumed else "wb") as f,
+            tqdm(
+                total=expected,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                desc=part.name[:-5],
+                disable=None,
+            ) as bar,  # a progress bar on terminals only
+        ):
             while block := response.read(CHUNK):
                 f.write(block)
+                bar.update(len(block))
     size = part.stat().st_size
     if expected is not None and size < expected:
         raise ConnectionError(f"connection closed after {size} of {expected} bytes")
