@@ -135,13 +135,21 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     if args.corpus == "librispeech":
+        from asr.data.download import DownloadError
         from asr.data.librispeech import BASE_URL, download_librispeech
 
-        checksums = None
+        checksums = {}
         if args.checksums:  # sha256sum format: "<sha256>  <subset>.tar.gz"
-            lines = Path(args.checksums).read_text().split("\n")
-            pairs = [line.split() for line in lines if line.strip()]
-            checksums = {name.lstrip("*").removesuffix(".tar.gz"): h for h, name in pairs}
+            lines = Path(args.checksums).read_text().splitlines()
+            for lineno, line in enumerate(lines, 1):
+                fields = line.split()
+                if len(fields) != 2:
+                    if fields:
+                        raise DownloadError(
+                            f"{args.checksums}:{lineno}: expected '<sha256>  <subset>.tar.gz'"
+                        )
+                    continue
+                checksums[fields[1].lstrip("*").removesuffix(".tar.gz")] = fields[0]
         dirs = download_librispeech(
             args.target_dir, args.subsets or ["dev-clean"], args.base_url or BASE_URL, checksums
         )
@@ -163,12 +171,17 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare_corpus(args: argparse.Namespace) -> int:
+    from asr.data.manifest import ManifestError
+
     frames = _output_frames(args)
     if args.corpus == "librispeech":
         from asr.data.librispeech import prepare_librispeech
 
         root = Path(args.data_dir)
-        subsets = args.subsets or sorted(p.name for p in root.iterdir() if p.is_dir())
+        if not root.is_dir():
+            raise ManifestError(f"{root}: not a directory")
+        found = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[0] != ".")
+        subsets = args.subsets or found
         reports = {s: prepare_librispeech(root / s, Path(args.out_dir) / f"{s}.jsonl", frames)
                    for s in subsets}
     elif args.corpus == "ljspeech":
