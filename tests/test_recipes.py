@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 from test_corpora import make_fsdd, make_ljspeech
 from test_download import Server, make_archive
@@ -58,6 +59,7 @@ def run_recipe(name: str, *args: str, **env: str) -> subprocess.CompletedProcess
     return proc
 
 
+@pytest.mark.slow
 def test_digits_recipe_smoke(tmp_path):
     data = shared_data("fsdd") or make_fsdd(tmp_path / "fsdd", indices=range(11))
     proc = run_recipe(
@@ -86,6 +88,7 @@ def test_digits_recipe_smoke(tmp_path):
     assert "digit accuracy" in proc.stdout
 
 
+@pytest.mark.slow
 def test_ljspeech_recipe_smoke(tmp_path):
     data = shared_data("ljspeech") or make_ljspeech(tmp_path / "LJSpeech-1.1", n=12)
     synth = "3" if shutil.which("espeak-ng") else "0"
@@ -118,6 +121,7 @@ def test_ljspeech_recipe_smoke(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_librispeech_recipe_smoke_over_loopback_http(tmp_path):
     """Download (loopback HTTP, checksums) -> prepare -> train -> evaluate -> transcribe."""
     server = Server()
