@@ -68,7 +68,7 @@ if run_stage 3; then
   fi
 fi
 if run_stage 4; then
-  say 4 "train (real clips x $real_repeat + synthetic)"
+  say 4 "train (real clips x $real_repeat$([ "$n_synth" -gt 0 ] && echo " + $n_synth synthetic"))"
   { for _ in $(seq "$real_repeat"); do cat "$data/train.jsonl"; done
     [ "$n_synth" -gt 0 ] && cat "$data/synth.jsonl" || true; } > "$data/train_mixed.jsonl"
   asr train --config "$config" data.train_manifest="$data/train_mixed.jsonl" \
