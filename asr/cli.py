@@ -199,6 +199,77 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_download(args: argparse.Namespace) -> int:
+    if args.corpus == "librispeech":
+        from asr.data.download import DownloadError
+        from asr.data.librispeech import BASE_URL, download_librispeech
+
+        checksums = {}
+        if args.checksums:  # sha256sum format: "<sha256>  <subset>.tar.gz"
+            lines = Path(args.checksums).read_text().splitlines()
+            for lineno, line in enumerate(lines, 1):
+                fields = line.split()
+                if len(fields) != 2:
+                    if fields:
+                        raise DownloadError(
+                            f"{args.checksums}:{lineno}: expected '<sha256>  <subset>.tar.gz'"
+                        )
+                    continue
+                checksums[fields[1].lstrip("*").removesuffix(".tar.gz")] = fields[0]
+        dirs = download_librispeech(
+            args.target_dir, args.subsets or ["dev-clean"], args.base_url or BASE_URL, checksums
+        )
+        for subset, path in dirs.items():
+            print(f"{subset}: {path}")
+        return 0
+    if args.corpus == "ljspeech":
+        from asr.data.ljspeech import SHA256, URL
+        from asr.data.ljspeech import download_ljspeech as download
+    else:
+        from asr.data.fsdd import URL
+        from asr.data.fsdd import download_fsdd as download
+
+        SHA256 = None
+    # the published checksum belongs to the published archive; --url takes --sha256 (or none)
+    sha256 = args.sha256 if args.url else args.sha256 or SHA256
+    print(f"{args.corpus}: {download(args.target_dir, args.url or URL, sha256)}")
+    return 0
+
+
+def cmd_prepare_corpus(args: argparse.Namespace) -> int:
+    from asr.data.manifest import ManifestError
+
+    frames = _output_frames(args)
+    if args.corpus == "librispeech":
+        from asr.data.librispeech import prepare_librispeech
+
+        root = Path(args.data_dir)
+        if not root.is_dir():
+            raise ManifestError(f"{root}: not a directory")
+        found = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[0] != ".")
+        subsets = args.subsets or found
+        reports = {s: prepare_librispeech(root / s, Path(args.out_dir) / f"{s}.jsonl", frames)
+                   for s in subsets}
+    elif args.corpus == "ljspeech":
+        from asr.data.ljspeech import prepare_ljspeech
+
+        reports = prepare_ljspeech(args.data_dir, args.out_dir, frames, limit=args.limit)
+        if args.sentences:
+            from asr.data.ljspeech import write_training_sentences
+
+            out = Path(args.out_dir) / "train_sentences.txt"
+            n = write_training_sentences(args.sentences, Path(args.out_dir) / "heldout.txt", out)
+            print(f"{out}: {n} sentences of {args.sentences} (held-out sentences left out)")
+    else:
+        from asr.data.fsdd import prepare_fsdd
+
+        reports = prepare_fsdd(args.data_dir, args.out_dir, frames, limit=args.limit)
+    for name, report in reports.items():
+        print(f"{name}: " + report.summary().replace("\n", f"\n{name}: "))
+        print(f"{name}: manifest {Path(args.out_dir) / name}.jsonl")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asr", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -271,6 +342,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_transcribe)
+    p = sub.add_parser("download", help="download and extract a public corpus (resumable)")
+    p.add_argument("corpus", choices=["librispeech", "ljspeech", "fsdd"])
+    p.add_argument("target_dir")
+    p.add_argument("--subsets", nargs="+", help="LibriSpeech subsets (default: dev-clean)")
+    p.add_argument("--base-url", help="LibriSpeech mirror (default: https://www.openslr.org/...)")
+    p.add_argument("--url", help="archive URL (ljspeech, fsdd) instead of the public one")
+    p.add_argument("--sha256", help="expected SHA-256 of the archive")
+    p.add_argument(
+        "--checksums", help="LibriSpeech: sha256sum-style file replacing the published values"
+    )
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("prepare-corpus", help="downloaded corpus -> train/dev/test manifests")
+    p.add_argument("corpus", choices=["librispeech", "ljspeech", "fsdd"])
+    p.add_argument("data_dir", help="LibriSpeech/ (with subsets), LJSpeech-1.1/, or fsdd/")
+    p.add_argument("out_dir", help="where <split>.jsonl go")
+    p.add_argument("--subsets", nargs="+", help="LibriSpeech subsets (default: all present)")
+    p.add_argument("--limit", type=int, help="at most this many utterances (smoke tests)")
+    p.add_argument(
+        "--sentences",
+        help="ljspeech: id|text sentence file; writes OUT_DIR/train_sentences.txt without "
+        "the held-out sentences (for `asr synth --text` or a language model)",
+    )
+    p.add_argument("--config", help="training config: drop utterances too short for its model")
+    p.add_argument("overrides", nargs="*", help="config overrides key=value")
+    p.set_defaults(func=cmd_prepare_corpus)
     return parser
 
 

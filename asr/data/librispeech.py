@@ -2,16 +2,74 @@
 with one ``<speaker>-<chapter>.trans.txt`` per chapter (``<utt-id> TRANSCRIPT`` lines).
 
 `asr synth` writes the same layout, so this reader serves real and synthetic corpora alike.
+`download_librispeech` fetches official subsets from OpenSLR (resumable, checksum-verified).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from asr.data.download import COMPLETE, DownloadError, download_file, install_archive
 from asr.data.manifest import ManifestError, PrepareReport, build_manifest
 
 AUDIO_EXTENSIONS = (".flac", ".wav", ".ogg")
+BASE_URL = "https://www.openslr.org/resources/12"
+MIRRORS = (  # listed on https://www.openslr.org/12 (use one with --base-url)
+    "https://us.openslr.org/resources/12",
+    "https://openslr.elda.org/resources/12",
+    "https://openslr.magicdatatech.com/resources/12",
+)
+# SHA-256 of the official archives, copied from torchaudio (torchaudio/datasets/librispeech.py,
+# `_CHECKSUMS`); the same archives are listed on https://www.openslr.org/12.
+SHA256 = {
+    "dev-clean": "76f87d090650617fca0cac8f88b9416e0ebf80350acb97b343a85fa903728ab3",
+    "dev-other": "12661c48e8c3fe1de2c1caa4c3e135193bfb1811584f11f569dd12645aa84365",
+    "test-clean": "39fde525e59672dc6d1551919b1478f724438a95aa55f874b576be21967e6c23",
+    "test-other": "d09c181bba5cf717b3dee7d4d592af11a3ee3a09e08ae025c5506f6ebe961c29",
+    "train-clean-100": "d4ddd1d5a6ab303066f14971d768ee43278a5f2a0aa43dc716b0e64ecbbbf6e2",
+    "train-clean-360": "146a56496217e96c14334a160df97fffedd6e0a04e66b9c5af0d40be3c792ecf",
+    "train-other-500": "ddb22f27f96ec163645d53215559df6aa36515f26e01dd70798188350adcb6d2",
+}
+SUBSETS = tuple(SHA256)
+
+
+def download_librispeech(
+    target_dir: str | Path,
+    subsets: Sequence[str] = ("dev-clean",),
+    base_url: str = BASE_URL,
+    checksums: Mapping[str, str | None] | None = None,
+    keep_archives: bool = True,
+) -> dict[str, Path]:
+    """Download and extract official LibriSpeech subsets; return {subset: directory}.
+
+    Archives go to ``<target_dir>/<subset>.tar.gz`` (resumable, SHA-256 verified), subsets to
+    ``<target_dir>/LibriSpeech/<subset>`` with a ``.complete`` marker written only after a full
+    extraction. Idempotent: complete subsets are skipped without any network access.
+    `checksums` replaces the published SHA-256 of the subsets it names (e.g. tests serving their
+    own archives).
+    """
+    checksums = {**SHA256, **(checksums or {})}
+    unknown = [s for s in subsets if s not in checksums]
+    if unknown:
+        raise DownloadError(f"unknown LibriSpeech subset(s) {unknown}; choose from {SUBSETS}")
+    target_dir = Path(target_dir)
+    out = {}
+    for subset in subsets:
+        dest = target_dir / "LibriSpeech" / subset
+        if not (dest / COMPLETE).is_file():
+            url = f"{base_url.rstrip('/')}/{subset}.tar.gz"
+            archive = download_file(url, target_dir / f"{subset}.tar.gz", checksums.get(subset))
+            install_archive(archive, f"LibriSpeech/{subset}", dest, check=_check_layout)
+            if not keep_archives:
+                archive.unlink()
+        out[subset] = dest
+    return out
+
+
+def _check_layout(subset_dir: Path) -> None:
+    if not any(subset_dir.glob("*/*/*.trans.txt")):
+        raise DownloadError(f"{subset_dir}: no <speaker>/<chapter>/*.trans.txt in the archive")
 
 
 def iter_librispeech(subset_dir: str | Path) -> Iterator[tuple[str, Path, str, str]]:

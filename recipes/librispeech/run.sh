@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# LibriSpeech: download official subsets (OpenSLR, SHA-256 verified, resumable) -> prepare ->
+# train -> evaluate on dev-clean, dev-other, test-clean, test-other -> transcribe.
+#
+#   bash recipes/librispeech/run.sh [--stage N] [--stop-stage N] [--dir DIR] [--data-dir DIR]
+#        [--config CFG] [--train "SUBSET ..."] [--base-url URL] [--checksums FILE] [key=value ...]
+#
+# Stages: 0 set-up, 1 download + extract (skipped for subsets already in --data-dir), 2 prepare
+# manifests, 3 train, 4 evaluate (greedy decoding) on every evaluation subset, 5 transcribe.
+# --dir: where downloads/, data/ and exp/ go (default: recipes/librispeech).
+# --data-dir: a LibriSpeech/ folder holding the subsets instead of DIR/downloads/LibriSpeech.
+# --config: conf/librispeech_100.yaml (default: DeepSpeech2-like, one GPU, bf16) or
+#   conf/librispeech_cpu.yaml (small CPU model).
+# --train: training subsets (default train-clean-100; several are concatenated).
+# --base-url: a mirror (default https://www.openslr.org/resources/12).
+# --checksums: a sha256sum-style file (`<sha256>  <subset>.tar.gz`) replacing the published values.
+# EVAL_SUBSETS: evaluation subsets (default "dev-clean dev-other test-clean test-other"; the first
+# is also the validation set for checkpoint selection).
+# Extra key=value arguments override the config (e.g. trainer.devices=4 trainer.strategy=ddp).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+stage=0; stop_stage=100; dir=recipes/librispeech; data_dir=""; config=conf/librispeech_100.yaml
+train_subsets="train-clean-100"; base_url=""; checksums=""; overrides=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --data-dir) data_dir=$2; shift 2 ;;
+    --config) config=$2; shift 2 ;;
+    --train) train_subsets=$2; shift 2 ;;
+    --base-url) base_url=$2; shift 2 ;;
+    --checksums) checksums=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *=*) overrides+=("$1"); shift ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+read -r -a train_sets <<< "$train_subsets"
+read -r -a eval_sets <<< "${EVAL_SUBSETS:-dev-clean dev-other test-clean test-other}"
+data=$dir/data; exp=$dir/exp
+data_dir=${data_dir:-$dir/downloads/LibriSpeech}
+download_args=()
+[ -n "$base_url" ] && download_args+=(--base-url "$base_url")
+[ -n "$checksums" ] && download_args+=(--checksums "$checksums")
+venv="${ASR_VENV:-$root/.venv}"
+asr() { "$venv/bin/asr" "$@"; }
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+say() { echo "[$(date +%T)] stage $1: $2"; }
+
+if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
+if run_stage 1; then
+  missing=()
+  for s in "${train_sets[@]}" "${eval_sets[@]}"; do
+    [ -d "$data_dir/$s" ] || missing+=("$s")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say 1 "using $data_dir"
+  else
+    say 1 "download ${missing[*]}"
+    asr download librispeech "$(dirname "$data_dir")" --subsets "${missing[@]}" "${download_args[@]}"
+  fi
+fi
+if run_stage 2; then
+  say 2 "prepare manifests"
+  asr prepare-corpus librispeech "$data_dir" "$data" --subsets "${train_sets[@]}" "${eval_sets[@]}" \
+    --config "$config" "${overrides[@]}"
+  for s in "${train_sets[@]}"; do cat "$data/$s.jsonl"; done > "$data/train.jsonl"
+fi
+if run_stage 3; then
+  say 3 "train on ${train_sets[*]} (validation: ${eval_sets[0]})"
+  asr train --config "$config" data.train_manifest="$data/train.jsonl" \
+    data.val_manifest="$data/${eval_sets[0]}.jsonl" exp_dir="$exp" "${overrides[@]}"
+fi
+ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
+ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
+# more `asr evaluate` options go here; a per-subset report: add --report "$exp/eval_$s/report" below
+eval_args=()
+if run_stage 4; then
+  for s in "${eval_sets[@]}"; do
+    say 4 "evaluate on $s"
+    asr evaluate --checkpoint "$ckpt" --manifest "$data/$s.jsonl" --out-dir "$exp/eval_$s" \
+      --device "${DEVICE:-cpu}" "${eval_args[@]}"
+  done
+fi
+if run_stage 5; then
+  wav=$(head -n1 "$data/${eval_sets[-1]}.jsonl" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])")
+  say 5 "transcribe $wav"
+  asr transcribe "$wav" --checkpoint "$ckpt"
+fi
+echo "checkpoint: $ckpt"
+for s in "${eval_sets[@]}"; do echo "WER summary ($s): $exp/eval_$s/wer.json"; done

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# LJ Speech: one real speaker -> prepare (held-out dev/test slices) -> optional synthetic speech of
+# other LJSpeech sentences (espeak-ng) -> train on real (+ synthetic) -> evaluate on held-out clips.
+#
+#   bash recipes/ljspeech/run.sh [--stage N] [--stop-stage N] [--dir DIR] [--data-dir DIR]
+#                                [--sentences FILE] [key=value ...]
+#
+# Stages: 0 set-up, 1 download LJSpeech-1.1 (2.6 GB; skipped with --data-dir), 2 prepare manifests
+# (in id order: 80 % train, 10 % dev, last 10 % test; heldout.txt lists the dev+test sentences),
+# 3 synthesize N_SYNTH sentences not held out with espeak-ng, 4 train, 5 evaluate on test (and dev),
+# 6 transcribe one test file.
+# --dir: where downloads/, data/, synth/ and exp/ go (default: recipes/ljspeech).
+# --data-dir: an LJSpeech copy (the folder holding metadata.csv and wavs/) instead of downloading.
+# --sentences: id|text sentences to synthesize (default: DATA_DIR/metadata.csv); held-out ones are
+#   always left out.
+# Extra key=value arguments override conf/ljspeech.yaml (e.g. trainer.max_epochs=20).
+# N_SYNTH: synthetic utterances (default 1000; 0 = real speech only). REAL_REPEAT: how many times
+# the real training clips appear in the mixed training manifest (default 3). LIMIT=N: only the
+# first N clips (smoke tests).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+stage=0; stop_stage=100; dir=recipes/ljspeech; data_dir=""; sentences=""; overrides=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --data-dir) data_dir=$2; shift 2 ;;
+    --sentences) sentences=$2; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *=*) overrides+=("$1"); shift ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+config=conf/ljspeech.yaml; data=$dir/data; exp=$dir/exp
+n_synth=${N_SYNTH:-1000}; real_repeat=${REAL_REPEAT:-3}
+data_dir=${data_dir:-$dir/downloads/LJSpeech-1.1}
+sentences=${sentences:-$data_dir/metadata.csv}
+limit=(); [ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT")
+venv="${ASR_VENV:-$root/.venv}"
+asr() { "$venv/bin/asr" "$@"; }
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+say() { echo "[$(date +%T)] stage $1: $2"; }
+
+if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
+if run_stage 1; then
+  if [ -f "$data_dir/metadata.csv" ]; then
+    say 1 "using $data_dir"
+  else
+    say 1 "download LJSpeech-1.1"
+    asr download ljspeech "$dir/downloads"
+  fi
+fi
+if run_stage 2; then
+  say 2 "prepare manifests and held-out sentences"
+  asr prepare-corpus ljspeech "$data_dir" "$data" "${limit[@]}" --sentences "$sentences" \
+    --config "$config" "${overrides[@]}"
+fi
+if run_stage 3; then
+  if [ "$n_synth" -gt 0 ]; then
+    say 3 "synthesize $n_synth sentences (held-out sentences excluded)"
+    asr synth "$dir/synth" --train "$n_synth" --dev 0 --test 0 --text "$data/train_sentences.txt"
+    asr prepare "$dir/synth/train" "$data/synth.jsonl" --config "$config" "${overrides[@]}"
+  else
+    say 3 "no synthetic speech (N_SYNTH=0)"
+    rm -f "$data/synth.jsonl"
+  fi
+fi
+if run_stage 4; then
+  say 4 "train (real clips x $real_repeat$([ "$n_synth" -gt 0 ] && echo " + $n_synth synthetic"))"
+  { for _ in $(seq "$real_repeat"); do cat "$data/train.jsonl"; done
+    [ "$n_synth" -gt 0 ] && cat "$data/synth.jsonl" || true; } > "$data/train_mixed.jsonl"
+  asr train --config "$config" data.train_manifest="$data/train_mixed.jsonl" \
+    data.val_manifest="$data/dev.jsonl" exp_dir="$exp" "${overrides[@]}"
+fi
+# the checkpoint with the best dev WER; the test clips are never looked at during training
+ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
+ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
+# more `asr evaluate` options go here; a per-split report: add --report "$exp/eval_$s/report" below
+eval_args=()
+if run_stage 5; then
+  for s in dev test; do
+    say 5 "evaluate on held-out $s clips"
+    asr evaluate --checkpoint "$ckpt" --manifest "$data/$s.jsonl" --out-dir "$exp/eval_$s" "${eval_args[@]}"
+  done
+fi
+if run_stage 6; then
+  wav=$(head -n1 "$data/test.jsonl" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])")
+  say 6 "transcribe $wav"
+  asr transcribe "$wav" --checkpoint "$ckpt"
+fi
+echo "checkpoint: $ckpt"
+echo "WER summary: $exp/eval_test/wer.json"
+echo "hypotheses: $exp/eval_test/hyps.jsonl"

@@ -1,0 +1,177 @@
+"""Smoke tests: every stage of the digits, LJSpeech and LibriSpeech recipes on a few seconds of
+audio with a tiny model. Digits and LJSpeech use the real clips in ../shared/data when present
+(a handful of them, via --data-dir and LIMIT), otherwise corpora built by the tests; LibriSpeech
+downloads fake subsets the test serves over loopback HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from test_corpora import make_fsdd, make_ljspeech
+from test_download import Server, make_archive
+
+from asr.config import load_config
+from asr.data.manifest import read_manifest
+from asr.model import count_parameters
+from asr.train import build_module
+
+TINY = [
+    "model.hidden=16",
+    "model.layers=1",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "data.num_workers=0",
+]
+
+
+def shared_data(name: str) -> Path | None:
+    """``shared/data/<name>`` beside the checkout (or above it), where CI keeps real corpora."""
+    for parent in REPO.parents:
+        if (parent / "shared" / "data" / name).is_dir():
+            return parent / "shared" / "data" / name
+    return None
+
+
+def run_recipe(name: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "ASR_VENV": str(Path(sys.executable).parent.parent),
+        "OMP_NUM_THREADS": "1",
+        **env,
+    }
+    proc = subprocess.run(
+        ["bash", str(REPO / "recipes" / name / "run.sh"), *args, *TINY],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_digits_recipe_smoke(tmp_path):
+    data = shared_data("fsdd") or make_fsdd(tmp_path / "fsdd", indices=range(11))
+    proc = run_recipe(
+        "digits", "--stage", "1", "--dir", str(tmp_path), "--data-dir", str(data), LIMIT="20"
+    )
+    for stage in range(1, 6):
+        assert f"stage {stage}:" in proc.stdout
+    assert f"stage 1: using {data}" in proc.stdout
+    train = read_manifest(tmp_path / "data" / "train.jsonl")
+    assert len(train) == 20 and {r["text"] for r in train} <= {
+        "ZERO",
+        "ONE",
+        "TWO",
+        "THREE",
+        "FOUR",
+        "FIVE",
+        "SIX",
+        "SEVEN",
+        "EIGHT",
+        "NINE",
+    }
+    wer = json.loads((tmp_path / "exp" / "eval_test" / "wer.json").read_text())
+    acc = json.loads((tmp_path / "exp" / "eval_test" / "accuracy.json").read_text())
+    assert wer["utterances"] == acc["utterances"] == 20
+    assert acc["correct"] == round(acc["accuracy"] * 20)
+    assert "digit accuracy" in proc.stdout
+
+
+@pytest.mark.slow
+def test_ljspeech_recipe_smoke(tmp_path):
+    data = shared_data("ljspeech") or make_ljspeech(tmp_path / "LJSpeech-1.1", n=12)
+    synth = "3" if shutil.which("espeak-ng") else "0"
+    proc = run_recipe(
+        "ljspeech",
+        "--stage",
+        "1",
+        "--dir",
+        str(tmp_path),
+        "--data-dir",
+        str(data),
+        LIMIT="10",
+        N_SYNTH=synth,
+        REAL_REPEAT="2",
+    )
+    for stage in range(1, 7):
+        assert f"stage {stage}:" in proc.stdout
+    heldout = (tmp_path / "data" / "heldout.txt").read_text().splitlines()
+    held_ids = {line.split("|")[0] for line in heldout}
+    train = read_manifest(tmp_path / "data" / "train.jsonl")
+    assert len(heldout) == 2 and len(train) == 8 and not held_ids & {r["id"] for r in train}
+    mixed = read_manifest(tmp_path / "data" / "train_mixed.jsonl")
+    assert len(mixed) == 2 * len(train) + int(synth)
+    sentences = (tmp_path / "data" / "train_sentences.txt").read_text().splitlines()
+    assert not held_ids & {line.split("|")[0] for line in sentences}
+    for split in ("dev", "test"):
+        assert (
+            json.loads((tmp_path / "exp" / f"eval_{split}" / "wer.json").read_text())["utterances"]
+            == 1
+        )
+
+
+@pytest.mark.slow
+def test_librispeech_recipe_smoke_over_loopback_http(tmp_path):
+    """Download (loopback HTTP, checksums) -> prepare -> train -> evaluate -> transcribe."""
+    server = Server()
+    try:
+        sums = []
+        for subset in ("train-clean-100", "dev-clean", "test-clean"):
+            data = make_archive(tmp_path / f"src-{subset}", subset)
+            server.files[f"/12/{subset}.tar.gz"] = data
+            sums.append(f"{hashlib.sha256(data).hexdigest()}  {subset}.tar.gz\n")
+        (tmp_path / "SHA256SUMS").write_text("".join(sums))
+        args = [
+            "--dir",
+            str(tmp_path / "r"),
+            "--config",
+            "conf/librispeech_cpu.yaml",
+            "--base-url",
+            f"{server.url}/12",
+            "--checksums",
+            str(tmp_path / "SHA256SUMS"),
+        ]
+        proc = run_recipe("librispeech", "--stage", "1", *args, EVAL_SUBSETS="dev-clean test-clean")
+        n_requests = len(server.requests)
+        # everything is in place: a second download stage fetches nothing
+        again = run_recipe(
+            "librispeech",
+            "--stage",
+            "1",
+            "--stop-stage",
+            "1",
+            *args,
+            EVAL_SUBSETS="dev-clean test-clean",
+        )
+    finally:
+        server.close()
+    assert n_requests == 3 and len(server.requests) == 3
+    assert "stage 1: using" in again.stdout
+    for stage in range(1, 6):
+        assert f"stage {stage}:" in proc.stdout
+    r = tmp_path / "r"
+    for subset in ("train-clean-100", "dev-clean", "test-clean"):
+        assert (r / "downloads" / "LibriSpeech" / subset / ".complete").is_file()
+        assert len(read_manifest(r / "data" / f"{subset}.jsonl")) == 4
+    for subset in ("dev-clean", "test-clean"):
+        wer = json.loads((r / "exp" / f"eval_{subset}" / "wer.json").read_text())
+        assert wer["utterances"] == 4 and wer["words"]["ref_len"] > 0
+
+
+def test_librispeech_gpu_config_is_deepspeech2_sized():
+    cfg = load_config(REPO / "conf" / "librispeech_100.yaml")
+    module = build_module(cfg)
+    assert cfg.trainer.precision == "bf16-mixed" and cfg.model.frontend == "conv"
+    assert cfg.model.layers == 5 and cfg.model.bidirectional
+    assert 30e6 <= count_parameters(module.model) <= 90e6
