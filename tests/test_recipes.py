@@ -86,6 +86,16 @@ def test_digits_recipe_smoke(tmp_path):
     assert wer["utterances"] == acc["utterances"] == 20
     assert acc["correct"] == round(acc["accuracy"] * 20)
     assert "digit accuracy" in proc.stdout
+    assert_report(tmp_path / "exp" / "eval_test" / "report", utterances=20)
+
+
+def assert_report(report_dir, utterances: int) -> None:
+    """The recipe's evaluate stage wrote the WER report in its three forms, with training curves."""
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["summary"]["utterances"] == utterances
+    assert report["training"]["epochs"]
+    assert (report_dir / "report.md").is_file()
+    assert "data:image/png;base64," in (report_dir / "report.html").read_text()
 
 
 @pytest.mark.slow
@@ -119,6 +129,7 @@ def test_ljspeech_recipe_smoke(tmp_path):
             json.loads((tmp_path / "exp" / f"eval_{split}" / "wer.json").read_text())["utterances"]
             == 1
         )
+        assert_report(tmp_path / "exp" / f"eval_{split}" / "report", utterances=1)
 
 
 @pytest.mark.slow
@@ -167,6 +178,7 @@ def test_librispeech_recipe_smoke_over_loopback_http(tmp_path):
     for subset in ("dev-clean", "test-clean"):
         wer = json.loads((r / "exp" / f"eval_{subset}" / "wer.json").read_text())
         assert wer["utterances"] == 4 and wer["words"]["ref_len"] > 0
+        assert_report(r / "exp" / f"eval_{subset}" / "report", utterances=4)
 
 
 def test_librispeech_gpu_config_is_deepspeech2_sized():

@@ -55,10 +55,10 @@ fi
 ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
 ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
 eval_dir=$exp/eval_test
-eval_args=()  # more `asr evaluate` options, e.g. eval_args+=(--report "$eval_dir/report")
 if run_stage 4; then
   say 4 "evaluate on test (index 0-4)"
-  asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$eval_dir" "${eval_args[@]}"
+  asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$eval_dir" \
+    --report "$eval_dir/report" --train-log "$exp"
   "$venv/bin/python" recipes/digits/accuracy.py "$eval_dir/hyps.jsonl"
 fi
 if run_stage 5; then
@@ -68,4 +68,5 @@ if run_stage 5; then
 fi
 echo "checkpoint: $ckpt"
 echo "WER summary: $eval_dir/wer.json"
+echo "report: $eval_dir/report/report.html (also report.md, report.json)"
 echo "hypotheses: $eval_dir/hyps.jsonl"

@@ -75,13 +75,11 @@ if run_stage 3; then
 fi
 ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
 ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
-# more `asr evaluate` options go here; a per-subset report: add --report "$exp/eval_$s/report" below
-eval_args=()
 if run_stage 4; then
   for s in "${eval_sets[@]}"; do
     say 4 "evaluate on $s"
     asr evaluate --checkpoint "$ckpt" --manifest "$data/$s.jsonl" --out-dir "$exp/eval_$s" \
-      --device "${DEVICE:-cpu}" "${eval_args[@]}"
+      --device "${DEVICE:-cpu}" --report "$exp/eval_$s/report" --train-log "$exp"
   done
 fi
 if run_stage 5; then
@@ -90,4 +88,4 @@ if run_stage 5; then
   asr transcribe "$wav" --checkpoint "$ckpt"
 fi
 echo "checkpoint: $ckpt"
-for s in "${eval_sets[@]}"; do echo "WER summary ($s): $exp/eval_$s/wer.json"; done
+for s in "${eval_sets[@]}"; do echo "WER report ($s): $exp/eval_$s/report/report.html"; done

@@ -77,12 +77,11 @@ fi
 # the checkpoint with the best dev WER; the test clips are never looked at during training
 ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
 ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
-# more `asr evaluate` options go here; a per-split report: add --report "$exp/eval_$s/report" below
-eval_args=()
 if run_stage 5; then
   for s in dev test; do
     say 5 "evaluate on held-out $s clips"
-    asr evaluate --checkpoint "$ckpt" --manifest "$data/$s.jsonl" --out-dir "$exp/eval_$s" "${eval_args[@]}"
+    asr evaluate --checkpoint "$ckpt" --manifest "$data/$s.jsonl" --out-dir "$exp/eval_$s" \
+      --report "$exp/eval_$s/report" --train-log "$exp"
   done
 fi
 if run_stage 6; then
@@ -93,3 +92,4 @@ fi
 echo "checkpoint: $ckpt"
 echo "WER summary: $exp/eval_test/wer.json"
 echo "hypotheses: $exp/eval_test/hyps.jsonl"
+echo "report: $exp/eval_test/report/report.html (also report.md, report.json)"
