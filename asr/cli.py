@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lm", required=True)
     p.add_argument("--lexicon")
     p.add_argument("--alphas", type=_floats, default=[0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0])
-    p.add_argument("--betas", type=_floats, default=[-1.0, 0.0, 1.0, 2.0, 3.0])
+    p.add_argument("--betas", type=_floats, default=[-1.0, 0.0, 1.0, 2.0, 3.0],
+                   help="comma-separated; write --betas=-1,0,1 when the first is negative")
     p.add_argument("--beam-size", type=int, default=50)
     p.add_argument("--lm-backend", choices=["flashlight", "pyctcdecode"], default="flashlight")
     p.add_argument("--device", default="cpu")
