@@ -195,7 +195,7 @@ def cmd_tune_lm(args: argparse.Namespace) -> int:
     decoder = BeamSearchDecoder(["", *model.vocab], args.lm, args.lexicon, args.beam_size,
                                 backend=args.lm_backend)
     result = tune_weights(decoder, utterances, args.alphas, args.betas)
-    path = write_tuned(args.lm, result, backend=args.lm_backend, beam_size=args.beam_size,
+    path = write_tuned(args.lm, args.lm_backend, result, beam_size=args.beam_size,
                        lexicon=args.lexicon, manifest=args.manifest, checkpoint=args.checkpoint,
                        utterances=len(utterances))
     w = result["words"]

@@ -62,7 +62,8 @@ class GreedyDecoder:
 
 
 def tuned_path(lm: str | Path) -> Path:
-    """Where `asr tune-lm` stores the tuned weights of an LM: ``<lm>.tuned.json``."""
+    """Where `asr tune-lm` stores the tuned weights of an LM: ``<lm>.tuned.json``, holding
+    ``{backend: {"alpha", "beta", "wer", "grid", ...}}``."""
     return Path(f"{lm}.tuned.json")
 
 
@@ -158,11 +159,12 @@ class BeamSearchDecoder:
         path = tuned_path(self.lm) if self.lm else None
         if not path or not path.is_file():
             return {}
-        tuned = json.loads(path.read_text())
-        if tuned.get("backend") != self.backend:
-            log.warning("%s was tuned for %s, not %s: ignored", path, tuned.get("backend"),
-                        self.backend)
-            return {}
+        try:
+            tuned = json.loads(path.read_text()).get(self.backend, {})
+        except (ValueError, AttributeError):
+            raise DecoderError(f"{path}: not a tuned-weights file (asr tune-lm)") from None
+        if not tuned:
+            log.warning("%s has no weights tuned for %s: using defaults", path, self.backend)
         return tuned
 
     @property

@@ -256,8 +256,11 @@ def tune_weights(
     return {**best, "grid": grid}
 
 
-def write_tuned(lm: str | Path, result: dict, **info) -> Path:
-    """Store tuned weights next to the LM (``<lm>.tuned.json``); beam decoders read them."""
+def write_tuned(lm: str | Path, backend: str, result: dict, **info) -> Path:
+    """Store weights tuned for a backend next to the LM (``<lm>.tuned.json``, other backends'
+    entries kept); beam decoders of that backend use them by default."""
     path = tuned_path(lm)
-    path.write_text(json.dumps({**result, **info}, indent=2) + "\n")
+    tuned = json.loads(path.read_text()) if path.is_file() else {}
+    tuned[backend] = {**result, **info}
+    path.write_text(json.dumps(tuned, indent=2) + "\n")
     return path

@@ -114,7 +114,7 @@ def test_lexicon_constrains_the_output_words(tmp_path):
 def test_tuned_weights_are_the_default(lm, tmp_path):
     assert BeamSearchDecoder(TOKENS, lm=lm).alpha == 0.5  # no tuned file yet: the default
     tuned = tuned_path(lm)
-    tuned.write_text(json.dumps({"alpha": 1.75, "beta": -0.5, "backend": "flashlight"}))
+    tuned.write_text(json.dumps({"flashlight": {"alpha": 1.75, "beta": -0.5}}))
     try:
         d = BeamSearchDecoder(TOKENS, lm=lm)
         assert (d.alpha, d.beta) == (1.75, -0.5)

@@ -172,8 +172,8 @@ def test_tune_lm_cli_writes_weights_that_evaluate_uses(trained, tmp_path, capsys
     assert main(["lm", "build", "--text", str(text), "--out", str(lm), "--order", "2"]) == 0
     args = ["--checkpoint", str(ckpt), "--manifest", str(manifest), "--lm", str(lm)]
     assert main(["tune-lm", *args, "--alphas=0.5,2", "--betas=-1,4", "--beam-size", "4"]) == 0
-    tuned = json.loads((tmp_path / "lm.arpa.tuned.json").read_text())
-    assert len(tuned["grid"]) == 4 and tuned["backend"] == "flashlight"
+    tuned = json.loads((tmp_path / "lm.arpa.tuned.json").read_text())["flashlight"]
+    assert len(tuned["grid"]) == 4 and tuned["beam_size"] == 4
     assert (tuned["alpha"], tuned["beta"]) in {(a, b) for a in (0.5, 2) for b in (-1, 4)}
     capsys.readouterr()
     assert main(["evaluate", *args, "--out-dir", str(tmp_path / "ev"), "--beam-size", "4"]) == 0
