@@ -170,6 +170,13 @@ def cmd_lm_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lm_download(args: argparse.Namespace) -> int:
+    from asr.lm import download_librispeech_lm
+
+    print(download_librispeech_lm(args.out_dir, args.name))
+    return 0
+
+
 def _floats(text: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",")]
@@ -266,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--binary", action="store_true",
                    help="also write a KenLM binary <out stem>.bin (needs build_binary on PATH)")
     p.set_defaults(func=cmd_lm_build)
+    p = lm_sub.add_parser("download-librispeech", help="an official LibriSpeech LM (openslr 11)")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--name", default="3-gram.pruned.1e-7.arpa.gz",
+                   help="3-gram.pruned.1e-7.arpa.gz (default), 3-gram.pruned.3e-7.arpa.gz, "
+                   "3-gram.arpa.gz, 4-gram.arpa.gz or librispeech-vocab.txt")
+    p.set_defaults(func=cmd_lm_download)
 
     p = sub.add_parser("tune-lm", help="search the beam decoder's LM weight and word bonus")
     p.add_argument("--checkpoint", required=True)

@@ -21,6 +21,7 @@ import math
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -233,6 +234,35 @@ def _run(cmd: list[str], name: str, stdin=None, stdout=None) -> None:
     if proc.returncode:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no message"]
         raise LMError(f"{name} failed (exit {proc.returncode}): {tail[0]}")
+
+
+OPENSLR_LM_URL = "https://www.openslr.org/resources/11"
+LIBRISPEECH_LMS = ("3-gram.pruned.1e-7.arpa.gz", "3-gram.pruned.3e-7.arpa.gz", "3-gram.arpa.gz",
+                   "4-gram.arpa.gz", "librispeech-vocab.txt")
+
+
+def download_librispeech_lm(
+    out_dir: str | Path, name: str = "3-gram.pruned.1e-7.arpa.gz", base_url: str = OPENSLR_LM_URL
+) -> Path:
+    """Fetch one of the official LibriSpeech LMs (openslr resource 11; upper-case words, read
+    gzipped by the decoders) into `out_dir`, unless already there. Returns its path."""
+    if name not in LIBRISPEECH_LMS:
+        raise LMError(f"unknown LibriSpeech LM {name!r} (one of {', '.join(LIBRISPEECH_LMS)})")
+    out = Path(out_dir) / name
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(out.name + ".part")
+    url = f"{base_url}/{name}"
+    log.info("downloading %s", url)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as src, open(part, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except OSError as err:
+        part.unlink(missing_ok=True)
+        raise LMError(f"{url}: download failed ({err})") from None
+    part.rename(out)
+    return out
 
 
 def tune_weights(

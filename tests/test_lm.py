@@ -17,6 +17,7 @@ from asr.lm import (
     UNK,
     LMError,
     build_lm,
+    download_librispeech_lm,
     estimate_kn,
     kn_discounts,
     read_text,
@@ -181,3 +182,18 @@ def test_tune_lm_cli_writes_weights_that_evaluate_uses(trained, tmp_path, capsys
     assert decoder["type"] == "beam" and decoder["lm"] == str(lm)
     assert (decoder["alpha"], decoder["beta"]) == (tuned["alpha"], tuned["beta"])
     assert json.loads((tmp_path / "ev" / "wer.json").read_text())["wer"] == tuned["wer"]
+
+
+def test_librispeech_lm_download_is_atomic_and_cached(tmp_path):
+    mirror = tmp_path / "mirror"
+    write_arpa(estimate_kn(["A B"], order=2), mirror / "3-gram.arpa.gz")
+    url = mirror.as_uri()
+    got = download_librispeech_lm(tmp_path / "lm", "3-gram.arpa.gz", base_url=url)
+    assert got.read_bytes() == (mirror / "3-gram.arpa.gz").read_bytes()
+    (mirror / "3-gram.arpa.gz").unlink()  # cached: not fetched again
+    assert download_librispeech_lm(tmp_path / "lm", "3-gram.arpa.gz", base_url=url) == got
+    with pytest.raises(LMError, match="download failed"):
+        download_librispeech_lm(tmp_path / "lm", "4-gram.arpa.gz", base_url=url)
+    assert not list((tmp_path / "lm").glob("*.part"))
+    with pytest.raises(LMError, match="unknown LibriSpeech LM"):
+        download_librispeech_lm(tmp_path / "lm", "5-gram.arpa")
