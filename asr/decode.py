@@ -71,15 +71,16 @@ def read_words(path: str | Path) -> list[str]:
     """Words of a word list or lexicon (first field of each line), upper-cased; or the unigrams
     of an ARPA file (``.arpa`` or ``.arpa.gz``) without ``<s>``, ``</s>``, ``<unk>``."""
     path = Path(path)
+    arpa = path.name.endswith((".arpa", ".arpa.gz"))
     opener = gzip.open if path.suffix == ".gz" else open
+    words, in_unigrams = [], False
     try:
         with opener(path, "rt", encoding="utf-8") as f:
-            if ".arpa" not in path.suffixes:
-                return sorted({line.split()[0].upper() for line in f if line.strip()})
-            words, in_unigrams = [], False
             for line in f:
                 line = line.strip()
-                if line.startswith("\\"):
+                if not arpa:
+                    words += line.split()[:1]
+                elif line.startswith("\\"):
                     if in_unigrams:
                         break
                     in_unigrams = line == "\\1-grams:"
@@ -89,15 +90,15 @@ def read_words(path: str | Path) -> list[str]:
         raise DecoderError(f"{path}: cannot read words ({err})") from None
     words = [w for w in words if w not in ("<s>", "</s>", "<unk>")]
     if not words:
-        raise DecoderError(f"{path}: no unigrams found (not an ARPA file?)")
-    return words
+        raise DecoderError(f"{path}: no words found" + (" (no unigrams)" if arpa else ""))
+    return words if arpa else sorted({w.upper() for w in words})
 
 
 def lm_vocabulary(lm: str | Path) -> list[str]:
     """The words an LM knows: its ARPA unigrams, or for a binary LM the ``<lm>.words`` list that
     `asr lm build` writes (or an ARPA file with the same stem)."""
     lm = Path(lm)
-    if ".arpa" in lm.suffixes:
+    if lm.name.endswith((".arpa", ".arpa.gz")):
         return read_words(lm)
     for candidate in (Path(f"{lm}.words"), lm.with_suffix(".arpa")):
         if candidate.is_file():
