@@ -46,6 +46,12 @@ def read_text(path: str | Path) -> list[str]:
     """Normalised sentences of a text file: one sentence a line, either plain text, ``id|text``
     (LJSpeech sentences.tsv) or ``id|raw|normalized`` (LJSpeech metadata.csv: the last field),
     or a JSONL manifest (its ``text`` fields). Empty lines are skipped."""
+    return [text for _, text in read_sentences(path)]
+
+
+def read_sentences(path: str | Path) -> list[tuple[str | None, str]]:
+    """(id, normalised text) for each sentence of a file in the formats of `read_text`; the id
+    is None for plain text lines."""
     path = Path(path)
     if not path.is_file():
         raise LMError(f"{path}: no such file")
@@ -53,19 +59,20 @@ def read_text(path: str | Path) -> list[str]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
-            line = line.strip()
+            line, uid = line.strip(), None
             if not line:
                 continue
             if path.suffix == ".jsonl":
                 try:
-                    line = json.loads(line)["text"]
-                except (ValueError, KeyError, TypeError):
+                    record = json.loads(line)
+                    line, uid = record["text"], record.get("id")
+                except (ValueError, KeyError, TypeError, AttributeError):
                     raise LMError(f"{path}:{n}: not a manifest line with a 'text' field") from None
             elif "|" in line:
-                line = line.rsplit("|", 1)[1]
+                uid, line = line.split("|", 1)[0], line.rsplit("|", 1)[1]
             text, _ = normalize_text(line)
             if text:
-                out.append(text)
+                out.append((uid, text))
     return out
 
 
@@ -172,16 +179,17 @@ def build_lm(
     binary: bool = False,
 ) -> dict:
     """Build an ARPA n-gram LM from text files (see `read_text`), leaving out every sentence
-    that occurs in the `exclude` files (held-out test/dev text). `estimator`: ``lmplz`` (KenLM,
-    must be on PATH), ``python`` (`estimate_kn`) or ``auto`` (lmplz when found).
+    whose text or id occurs in the `exclude` files (held-out test/dev text). `estimator`:
+    ``lmplz`` (KenLM, on PATH), ``python`` (`estimate_kn`) or ``auto`` (lmplz when found).
     Also writes ``<out>.words``, the LM's vocabulary (a lexicon for the beam decoder), and with
     `binary` a KenLM binary ``<out stem>.bin`` (faster to load; needs ``build_binary``).
     Returns a summary dict."""
     if estimator not in ("auto", "lmplz", "python"):
         raise ValueError(f"unknown estimator {estimator!r}")
-    held_out = {s for path in exclude for s in read_text(path)}
-    sentences = [s for path in text for s in read_text(path)]
-    kept = [s for s in sentences if s not in held_out]
+    held_out = [entry for path in exclude for entry in read_sentences(path)]
+    held_ids, held_texts = {i for i, _ in held_out if i}, {t for _, t in held_out}
+    sentences = [entry for path in text for entry in read_sentences(path)]
+    kept = [t for i, t in sentences if t not in held_texts and (i is None or i not in held_ids)]
     if not kept:
         raise LMError(f"no sentences left in {', '.join(map(str, text))}")
     lmplz = shutil.which("lmplz")

@@ -130,13 +130,17 @@ def _read_arpa(path) -> dict[str, tuple[float, float]]:
 
 def test_build_lm_reads_formats_and_excludes_held_out_sentences(tmp_path):
     sentences = tmp_path / "sentences.tsv"
-    sentences.write_text("s1|The cat sat.\ns2|It cost 5 pounds, he said\ns3|The held-out one\n\n")
+    sentences.write_text(
+        "s1|The cat sat.\ns2|It cost 5 pounds, he said\ns3|The held-out one\ns4|Mr. Smith\n\n"
+    )
     held_out = tmp_path / "test.jsonl"
     held_out.write_text(json.dumps({"id": "t", "text": "THE HELD OUT ONE"}) + "\n")
+    held_ids = tmp_path / "heldout.txt"  # same id, differently normalised text: still left out
+    held_ids.write_text("s4|MISTER SMITH\n")
     assert read_text(sentences)[1] == "IT COST FIVE POUNDS HE SAID"
-    info = build_lm([sentences], tmp_path / "lm" / "x.arpa", order=2, exclude=[held_out],
-                    estimator="python")
-    assert (info["sentences"], info["excluded"], info["estimator"]) == (2, 1, "python")
+    info = build_lm([sentences], tmp_path / "lm" / "x.arpa", order=2,
+                    exclude=[held_out, held_ids], estimator="python")
+    assert (info["sentences"], info["excluded"], info["estimator"]) == (2, 2, "python")
     assert "HELD" not in read_words(tmp_path / "lm" / "x.arpa")
     assert "HELD" not in (tmp_path / "lm" / "x.arpa.words").read_text().split()
     with pytest.raises(LMError, match="no such file"):
