@@ -61,7 +61,7 @@ def main() -> None:
                     BeamSearchDecoder(tokens, beam_size=args.beam_size)}
     print("\nLM load (includes the lexicon trie for flashlight):")
     for backend in backends:
-        for path in filter(None, [args.lm, args.lm_binary]):
+        for path in filter(None, [args.lm_binary, args.lm]):  # the ARPA one (tuned) decodes
             d = BeamSearchDecoder(tokens, lm=path, beam_size=args.beam_size, backend=backend)
             print(f"  {backend:12s} {path}: {d.load_seconds:.2f} s")
         decoders[f"beam {args.beam_size} + LM ({backend}, a={d.alpha:g} b={d.beta:g})"] = d
