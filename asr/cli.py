@@ -112,6 +112,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.manifest,
         args.out_dir,
         metadata={"checkpoint": checkpoint_info(args.checkpoint)},
+        decoder=decoder_from_args(args, ["", *model.vocab]),
     )
     w = s["words"]
     print(
@@ -184,7 +185,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             failed += 1
     if records:
         model = load_model(args.checkpoint, args.device)
-        hyps = dict(recognize(model, records))
+        hyps = dict(recognize(model, records, decoder=decoder_from_args(args, ["", *model.vocab])))
         results = [
             {"audio": r["audio"], "duration": r["duration"], "text": hyps.get(r["id"])}
             for r in records
@@ -267,6 +268,81 @@ def cmd_prepare_corpus(args: argparse.Namespace) -> int:
     for name, report in reports.items():
         print(f"{name}: " + report.summary().replace("\n", f"\n{name}: "))
         print(f"{name}: manifest {Path(args.out_dir) / name}.jsonl")
+def add_decoder_args(parser: argparse.ArgumentParser) -> None:
+    """Decoding options shared by the commands that decode (evaluate, transcribe)."""
+    g = parser.add_argument_group("decoding (greedy, or beam search with an n-gram LM)")
+    g.add_argument("--decoder", choices=["greedy", "beam"], help="default: beam if --lm is given")
+    g.add_argument("--lm", help="KenLM n-gram LM (ARPA or binary) for beam search")
+    g.add_argument("--lexicon", help="word list restricting the output words (default: the LM's)")
+    g.add_argument("--beam-size", type=int, default=50)
+    g.add_argument("--alpha", type=float, help="LM weight (default: <lm>.tuned.json, else 0.5)")
+    g.add_argument("--beta", type=float, help="word bonus (default: <lm>.tuned.json, else 1.0)")
+    g.add_argument("--lm-backend", choices=["flashlight", "pyctcdecode"], default="flashlight")
+
+
+def decoder_from_args(args: argparse.Namespace, tokens: list[str]):
+    """The decoder the options of `add_decoder_args` ask for."""
+    from asr.decode import build_decoder
+
+    kind = args.decoder or ("beam" if args.lm or args.lexicon else "greedy")
+    if kind == "greedy":
+        return build_decoder(tokens, {"type": "greedy"})
+    cfg = {"type": "beam", "lm": args.lm, "lexicon": args.lexicon, "beam_size": args.beam_size,
+           "alpha": args.alpha, "beta": args.beta, "backend": args.lm_backend}
+    decoder = build_decoder(tokens, cfg)
+    logging.getLogger("asr").info("beam search: %s (LM loaded in %.2f s)", decoder.config,
+                                  decoder.load_seconds)
+    return decoder
+
+
+def cmd_lm_build(args: argparse.Namespace) -> int:
+    from asr.lm import build_lm
+
+    info = build_lm(args.text, args.out, args.order, args.exclude or (), args.estimator,
+                    args.binary)
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_lm_download(args: argparse.Namespace) -> int:
+    from asr.lm import download_librispeech_lm
+
+    print(download_librispeech_lm(args.out_dir, args.name))
+    return 0
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text}") from None
+
+
+def cmd_tune_lm(args: argparse.Namespace) -> int:
+    from asr.checkpoint import load_model
+    from asr.data.manifest import read_manifest
+    from asr.decode import BeamSearchDecoder
+    from asr.inference import forward_log_probs
+    from asr.lm import tune_weights, write_tuned
+
+    model = load_model(args.checkpoint, args.device)
+    records = read_manifest(args.manifest)
+    refs = {r["id"]: r["text"] for r in records}
+    utterances = [
+        (lp[:n].cpu(), refs[i])
+        for ids, log_probs, lengths in forward_log_probs(model, records)
+        for i, lp, n in zip(ids, log_probs, lengths.tolist())
+    ]
+    decoder = BeamSearchDecoder(["", *model.vocab], args.lm, args.lexicon, args.beam_size,
+                                backend=args.lm_backend)
+    result = tune_weights(decoder, utterances, args.alphas, args.betas)
+    path = write_tuned(args.lm, args.lm_backend, result, beam_size=args.beam_size,
+                       lexicon=args.lexicon, manifest=args.manifest, checkpoint=args.checkpoint,
+                       utterances=len(utterances))
+    w = result["words"]
+    print(f"best alpha {result['alpha']} beta {result['beta']}: dev WER {100 * result['wer']:.2f} "
+          f"% [S={w['substitutions']} D={w['deletions']} I={w['insertions']} of {w['ref_len']}]")
+    print(f"tuned weights: {path}")
     return 0
 
 
@@ -322,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="with --report: training curves from a metrics.csv or an experiment directory",
     )
+    add_decoder_args(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="WER report (md, json, html) of an evaluation directory")
@@ -341,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
     p.add_argument("--device", default="cpu")
+    add_decoder_args(p)
     p.set_defaults(func=cmd_transcribe)
     p = sub.add_parser("download", help="download and extract a public corpus (resumable)")
     p.add_argument("corpus", choices=["librispeech", "ljspeech", "fsdd"])
@@ -368,6 +446,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="training config: drop utterances too short for its model")
     p.add_argument("overrides", nargs="*", help="config overrides key=value")
     p.set_defaults(func=cmd_prepare_corpus)
+
+    p = sub.add_parser("lm", help="n-gram language models")
+    lm_sub = p.add_subparsers(dest="lm_command", required=True)
+    p = lm_sub.add_parser("build", help="text -> ARPA n-gram LM (modified Kneser-Ney)")
+    p.add_argument("--text", nargs="+", required=True,
+                   help="text files: one sentence a line, id|text, or JSONL manifests")
+    p.add_argument("--out", required=True, help="output ARPA file (also writes <out>.words)")
+    p.add_argument("--order", type=int, default=3)
+    p.add_argument("--exclude", nargs="+", help="files of held-out sentences to leave out")
+    p.add_argument("--estimator", choices=["auto", "lmplz", "python"], default="auto",
+                   help="KenLM's lmplz (auto: when on PATH) or the Python estimator")
+    p.add_argument("--binary", action="store_true",
+                   help="also write a KenLM binary <out stem>.bin (needs build_binary on PATH)")
+    p.set_defaults(func=cmd_lm_build)
+    p = lm_sub.add_parser("download-librispeech", help="an official LibriSpeech LM (openslr 11)")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--name", default="3-gram.pruned.1e-7.arpa.gz",
+                   help="3-gram.pruned.1e-7.arpa.gz (default), 3-gram.pruned.3e-7.arpa.gz, "
+                   "3-gram.arpa.gz, 4-gram.arpa.gz or librispeech-vocab.txt")
+    p.set_defaults(func=cmd_lm_download)
+
+    p = sub.add_parser("tune-lm", help="search the beam decoder's LM weight and word bonus")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--manifest", required=True, help="dev manifest")
+    p.add_argument("--lm", required=True)
+    p.add_argument("--lexicon")
+    p.add_argument("--alphas", type=_floats, default=[0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0])
+    p.add_argument("--betas", type=_floats, default=[-1.0, 0.0, 1.0, 2.0, 3.0],
+                   help="comma-separated; write --betas=-1,0,1 when the first is negative")
+    p.add_argument("--beam-size", type=int, default=50)
+    p.add_argument("--lm-backend", choices=["flashlight", "pyctcdecode"], default="flashlight")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_tune_lm)
     return parser
 
 

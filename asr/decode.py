@@ -1,11 +1,21 @@
-"""CTC decoding: log-probs -> text. Knows only the vocabulary, never the model."""
+"""CTC decoding: log-probs -> text, greedy or by beam search with a word n-gram LM.
+Knows only the vocabulary, never the model. A decoder is a callable
+``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]``; see `build_decoder`."""
 
 from __future__ import annotations
 
+import gzip
+import itertools
+import json
+import logging
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor
+
+log = logging.getLogger(__name__)
 
 
 def greedy_decode(
@@ -29,3 +39,257 @@ def greedy_decode(
         ids = best[b, :n][keep[b, :n]].tolist()
         out.append(" ".join("".join(tokens[i] for i in ids).split()))
     return out
+
+
+DEFAULT_ALPHA, DEFAULT_BETA = 0.5, 1.0
+BACKENDS = ("flashlight", "pyctcdecode")
+
+
+class DecoderError(RuntimeError):
+    """A decoder that cannot be built (missing library, unreadable LM or lexicon)."""
+
+
+class GreedyDecoder:
+    """Best path decoding as a decoder object: ``decoder(log_probs, lengths) -> list[str]``."""
+
+    def __init__(self, tokens: Sequence[str], blank: int = 0) -> None:
+        self.tokens, self.blank = list(tokens), blank
+        self.config = {"type": "greedy"}
+
+    def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
+        """log_probs (B, T, V), lengths (B,) -> B strings."""
+        return greedy_decode(log_probs, lengths, self.tokens, self.blank)
+
+
+def tuned_path(lm: str | Path) -> Path:
+    """Where `asr tune-lm` stores the tuned weights of an LM: ``<lm>.tuned.json``, holding
+    ``{backend: {"alpha", "beta", "wer", "grid", ...}}``."""
+    return Path(f"{lm}.tuned.json")
+
+
+def read_words(path: str | Path) -> list[str]:
+    """Words of a word list or lexicon (first field of each line), upper-cased; or the unigrams
+    of an ARPA file (``.arpa`` or ``.arpa.gz``) without ``<s>``, ``</s>``, ``<unk>``."""
+    path = Path(path)
+    arpa = path.name.endswith((".arpa", ".arpa.gz"))
+    opener = gzip.open if path.suffix == ".gz" else open
+    words, in_unigrams = [], False
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if not arpa:
+                    words += line.split()[:1]
+                elif line.startswith("\\"):
+                    if in_unigrams:
+                        break
+                    in_unigrams = line == "\\1-grams:"
+                elif in_unigrams and line:
+                    words.append(line.split()[1])
+    except (OSError, UnicodeDecodeError, IndexError) as err:
+        raise DecoderError(f"{path}: cannot read words ({err})") from None
+    words = [w for w in words if w not in ("<s>", "</s>", "<unk>")]
+    if not words:
+        raise DecoderError(f"{path}: no words found" + (" (no unigrams)" if arpa else ""))
+    return words if arpa else sorted({w.upper() for w in words})
+
+
+def lm_vocabulary(lm: str | Path) -> list[str]:
+    """The words an LM knows: its ARPA unigrams, or for a binary LM the ``<lm>.words`` list that
+    `asr lm build` writes (or an ARPA file with the same stem)."""
+    lm = Path(lm)
+    if lm.name.endswith((".arpa", ".arpa.gz")):
+        return read_words(lm)
+    for candidate in (Path(f"{lm}.words"), lm.with_suffix(".arpa")):
+        if candidate.is_file():
+            return read_words(candidate)
+    raise DecoderError(f"{lm}: binary LM without a word list: pass a lexicon (--lexicon)")
+
+
+class BeamSearchDecoder:
+    """CTC prefix beam search with an optional word n-gram LM (KenLM ARPA or binary).
+
+    Score of a hypothesis: acoustic log-prob + alpha * LM log-prob + beta * number of words.
+    Backends (both C++/Python libraries, loaded once, reused for every batch):
+
+    - ``flashlight`` (flashlight-text, the decoder torchaudio wraps): with an LM the search runs
+      over a lexicon trie, so only lexicon words come out; the lexicon is the LM's vocabulary
+      unless `lexicon` names a word list. Without LM or lexicon: plain CTC beam search.
+    - ``pyctcdecode``: lexicon-free character beam search with word-level LM scoring; `lexicon`
+      words (default: the LM's unigrams) only bias partial words.
+
+    alpha and beta default to the values `asr tune-lm` stored in ``<lm>.tuned.json`` for this
+    backend, else (0.5, 1.0). Note the LM scale differs: flashlight uses KenLM's log10 scores,
+    pyctcdecode natural logs.
+    """
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        lm: str | Path | None = None,
+        lexicon: str | Path | None = None,
+        beam_size: int = 50,
+        alpha: float | None = None,
+        beta: float | None = None,
+        beam_threshold: float = 25.0,
+        backend: str = "flashlight",
+        blank: int = 0,
+        space: str = " ",
+    ) -> None:
+        if backend not in BACKENDS:
+            raise DecoderError(f"unknown beam search backend {backend!r} (choose from {BACKENDS})")
+        if lm is not None and not Path(lm).is_file():
+            raise DecoderError(f"{lm}: language model not found")
+        if space not in tokens:
+            raise DecoderError(f"the vocabulary has no word separator {space!r}")
+        self.tokens, self.blank, self.space = list(tokens), blank, tokens.index(space)
+        self.lm, self.lexicon, self.backend = lm, lexicon, backend
+        self.beam_size, self.beam_threshold = beam_size, beam_threshold
+        tuned = self._tuned()
+        self.alpha = alpha if alpha is not None else tuned.get("alpha", DEFAULT_ALPHA)
+        self.beta = beta if beta is not None else tuned.get("beta", DEFAULT_BETA)
+        if lm is None:
+            self.alpha = 0.0
+        start = time.perf_counter()
+        words = read_words(lexicon) if lexicon else lm_vocabulary(lm) if lm else None
+        self._impl = (_FlashlightBeam if backend == "flashlight" else _PyctcdecodeBeam)(self, words)
+        self.load_seconds = time.perf_counter() - start
+        self.set_weights(self.alpha, self.beta)
+
+    def _tuned(self) -> dict:
+        path = tuned_path(self.lm) if self.lm else None
+        if not path or not path.is_file():
+            return {}
+        try:
+            tuned = json.loads(path.read_text()).get(self.backend, {})
+        except (ValueError, AttributeError):
+            raise DecoderError(f"{path}: not a tuned-weights file (asr tune-lm)") from None
+        if not tuned:
+            log.warning("%s has no weights tuned for %s: using defaults", path, self.backend)
+        return tuned
+
+    @property
+    def config(self) -> dict:
+        """Settings, as `build_decoder` takes them (recorded in wer.json)."""
+        return {
+            "type": "beam",
+            "backend": self.backend,
+            "lm": str(self.lm) if self.lm else None,
+            "lexicon": str(self.lexicon) if self.lexicon else None,
+            "beam_size": self.beam_size,
+            "beam_threshold": self.beam_threshold,
+            "alpha": self.alpha,
+            "beta": self.beta,
+        }
+
+    def set_weights(self, alpha: float, beta: float) -> None:
+        """Change the LM weight and word bonus without reloading the LM (for tuning)."""
+        self.alpha, self.beta = (alpha if self.lm else 0.0), beta
+        self._impl.set_weights(self.alpha, self.beta)
+
+    def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
+        """log_probs (B, T, V) per-frame log-probabilities, lengths (B,) -> B strings."""
+        log_probs = log_probs.detach().float().cpu().contiguous()
+        return [
+            " ".join(self._impl.decode(log_probs[b, :n].contiguous()).split())
+            for b, n in enumerate(lengths.tolist())
+        ]
+
+
+class _FlashlightBeam:
+    def __init__(self, owner: BeamSearchDecoder, words: list[str] | None) -> None:
+        try:
+            from flashlight.lib.text import decoder as fl
+            from flashlight.lib.text.decoder.kenlm import KenLM
+            from flashlight.lib.text.dictionary import Dictionary
+        except ImportError as err:
+            raise DecoderError(f"flashlight-text is not installed ({err})") from None
+        self.fl, self.owner = fl, owner
+        self.words = None
+        index = {t: i for i, t in enumerate(owner.tokens)}
+        if words is not None:
+            spelled = [w for w in dict.fromkeys(words) if all(c in index for c in w)]
+            if len(spelled) < len(words):
+                log.warning("lexicon: %d words with characters outside the vocabulary skipped",
+                            len(words) - len(spelled))
+            self.words = Dictionary([*spelled, "<unk>"])
+            try:
+                self.lm = KenLM(str(owner.lm), self.words) if owner.lm else fl.ZeroLM()
+            except Exception as err:  # KenLM raises plain RuntimeErrors with its own message
+                raise DecoderError(f"{owner.lm}: cannot load the LM ({err})") from None
+            self.trie = fl.Trie(len(owner.tokens), owner.space)
+            start = self.lm.start(False)
+            for i, w in enumerate(spelled):
+                _, score = self.lm.score(start, i)
+                self.trie.insert([index[c] for c in w], i, score)
+            self.trie.smear(fl.SmearingMode.MAX)
+        else:
+            self.lm = fl.ZeroLM()
+
+    def set_weights(self, alpha: float, beta: float) -> None:
+        fl, o = self.fl, self.owner
+        common = (o.beam_size, len(o.tokens), o.beam_threshold, alpha)
+        if self.words is None:
+            opts = fl.LexiconFreeDecoderOptions(*common, 0.0, False, fl.CriterionType.CTC)
+            self.decoder = fl.LexiconFreeDecoder(opts, self.lm, o.space, o.blank, [])
+        else:
+            opts = fl.LexiconDecoderOptions(
+                *common, beta, float("-inf"), 0.0, False, fl.CriterionType.CTC
+            )
+            unk = self.words.index_size() - 1
+            self.decoder = fl.LexiconDecoder(opts, self.trie, self.lm, o.space, o.blank, unk, [],
+                                             False)
+
+    def decode(self, log_probs: Tensor) -> str:
+        """log_probs: (T, V) float32, contiguous."""
+        T, V = log_probs.shape
+        results = self.decoder.decode(log_probs.data_ptr(), T, V)
+        if not results:
+            return ""
+        best = results[0]
+        if self.words is not None:
+            return " ".join(self.words.get_entry(i) for i in best.words if i >= 0)
+        ids = [i for i, _ in itertools.groupby(best.tokens) if i != self.owner.blank]
+        return "".join(self.owner.tokens[i] for i in ids if 0 <= i < len(self.owner.tokens))
+
+
+class _PyctcdecodeBeam:
+    def __init__(self, owner: BeamSearchDecoder, words: list[str] | None) -> None:
+        try:
+            from pyctcdecode import build_ctcdecoder
+        except ImportError as err:
+            raise DecoderError(
+                f"pyctcdecode is not installed ({err}): pip install --no-deps pyctcdecode "
+                "pygtrie kenlm"
+            ) from None
+        self.owner = owner
+        labels = ["" if i == owner.blank else t for i, t in enumerate(owner.tokens)]
+        try:
+            self.decoder = build_ctcdecoder(
+                labels, kenlm_model_path=str(owner.lm) if owner.lm else None, unigrams=words,
+                alpha=owner.alpha, beta=owner.beta,
+            )
+        except (OSError, RuntimeError, ValueError) as err:
+            raise DecoderError(f"{owner.lm}: cannot load the LM ({err})") from None
+
+    def set_weights(self, alpha: float, beta: float) -> None:
+        self.decoder.reset_params(alpha=alpha, beta=beta)
+
+    def decode(self, log_probs: Tensor) -> str:
+        return self.decoder.decode(
+            log_probs.numpy(), beam_width=self.owner.beam_size,
+            beam_prune_logp=-self.owner.beam_threshold,
+        )
+
+
+def build_decoder(tokens: Sequence[str], cfg: dict | None = None):
+    """A decoder from a plain config dict (the ``decode:`` section of a config), e.g.
+    ``{"type": "beam", "lm": "lm.arpa", "beam_size": 50, "alpha": 0.5, "beta": 1.0,
+    "lexicon": None, "backend": "flashlight"}``; None or ``{"type": "greedy"}``: greedy."""
+    cfg = dict(cfg or {})
+    kind = cfg.pop("type", "greedy")
+    if kind == "greedy":
+        return GreedyDecoder(tokens)
+    if kind != "beam":
+        raise DecoderError(f"unknown decoder type {kind!r} (greedy or beam)")
+    return BeamSearchDecoder(tokens, **cfg)

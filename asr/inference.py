@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader
 
 from asr.data.loader import AudioDataset, DurationBucketSampler, collate
 from asr.data.manifest import read_manifest, write_manifest
-from asr.decode import greedy_decode
+from asr.decode import GreedyDecoder
 from asr.model import SpeechRecognizer, count_parameters
 from asr.provenance import hardware_info, now, toolkit_info
 from asr.score import char_errors, word_errors
@@ -21,16 +22,15 @@ from asr.text import CharVocab
 
 
 @torch.inference_mode()
-def recognize(
+def forward_log_probs(
     model: SpeechRecognizer,
     records: Sequence[dict],
     max_batch_seconds: float = 120.0,
     num_workers: int = 0,
-) -> Iterator[tuple[str, str]]:
-    """Yield (id, hypothesis) for manifest-like records (``id``, ``audio``, ``duration``),
-    batching utterances of similar duration; the model's device is used."""
+) -> Iterator[tuple[list[str], Tensor, Tensor]]:
+    """Yield (ids, log_probs (B, T, V), lengths (B,)) for manifest-like records (``id``,
+    ``audio``, ``duration``), batching utterances of similar duration on the model's device."""
     device = next(model.parameters()).device
-    tokens = ["", *model.vocab]
     sampler = DurationBucketSampler(
         [r["duration"] for r in records], max_batch_seconds, shuffle=False
     )
@@ -44,7 +44,23 @@ def recognize(
         if not batch["ids"]:
             continue
         log_probs, lengths = model(batch["wave"].to(device), batch["wave_lengths"].to(device))
-        yield from zip(batch["ids"], greedy_decode(log_probs, lengths, tokens))
+        yield batch["ids"], log_probs, lengths
+
+
+def recognize(
+    model: SpeechRecognizer,
+    records: Sequence[dict],
+    max_batch_seconds: float = 120.0,
+    num_workers: int = 0,
+    decoder: Callable[[Tensor, Tensor], list[str]] | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Yield (id, hypothesis) for manifest-like records (``id``, ``audio``, ``duration``),
+    batching utterances of similar duration; the model's device is used. `decoder`:
+    ``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]`` (asr.decode; default greedy)."""
+    decoder = decoder or GreedyDecoder(["", *model.vocab])
+    batches = forward_log_probs(model, records, max_batch_seconds, num_workers)
+    for ids, log_probs, lengths in batches:
+        yield from zip(ids, decoder(log_probs, lengths))
 
 
 def evaluate(
@@ -53,19 +69,22 @@ def evaluate(
     out_dir: str | Path,
     max_batch_seconds: float = 120.0,
     metadata: dict | None = None,
+    decoder: Callable[[Tensor, Tensor], list[str]] | None = None,
 ) -> dict:
     """Decode a manifest and score it.
 
     Writes ``<out_dir>/hyps.jsonl`` (one line per utterance: id, ref, hyp, word errors, ...) and
     ``<out_dir>/wer.json`` (corpus WER/CER with S/D/I/hits, sentence error rate, real-time
-    factor). Returns the wer.json content. Utterances whose audio fails to load count as
-    empty hypotheses (all deletions) and are listed under ``failed``. For reports, wer.json
-    also records the model (dims, parameters), toolkit revision, hardware and date, and the
-    `metadata` given (e.g. ``{"checkpoint": checkpoint_info(path)}``).
+    factor, the decoder's settings under ``decoder``). Returns the wer.json content. Utterances
+    whose audio fails to load count as empty hypotheses (all deletions) and are listed under
+    ``failed``. For reports, wer.json also records the model (dims, parameters), toolkit
+    revision, hardware and date, and the `metadata` given (e.g.
+    ``{"checkpoint": checkpoint_info(path)}``).
     """
     records = read_manifest(manifest)
     start = time.perf_counter()
-    hyps = dict(recognize(model, records, max_batch_seconds))
+    decoder = decoder or GreedyDecoder(["", *model.vocab])
+    hyps = dict(recognize(model, records, max_batch_seconds, decoder=decoder))
     elapsed = time.perf_counter() - start
     rows, refs, outs = [], [], []
     for r in records:
@@ -111,6 +130,7 @@ def evaluate(
         "hardware": hardware_info(next(model.parameters()).device),
         "date": now(),
         **(metadata or {}),
+        "decoder": getattr(decoder, "config", {"type": type(decoder).__name__}),
     }
     out_dir = Path(out_dir)
     write_manifest(sorted(rows, key=lambda r: -r["errors"]), out_dir / "hyps.jsonl")

@@ -96,7 +96,7 @@ def test_mini_recipe_smoke(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    for stage in range(1, 6):
+    for stage in range(1, 7):
         assert f"stage {stage}:" in proc.stdout
     assert len(read_manifest(tmp_path / "data" / "train.jsonl")) == 16
     summary = json.loads((tmp_path / "exp" / "eval_test" / "wer.json").read_text())
@@ -104,3 +104,6 @@ def test_mini_recipe_smoke(tmp_path):
     assert f"WER summary: {tmp_path}/exp/eval_test/wer.json" in proc.stdout
     for name in ("report.html", "report.md", "report.json"):
         assert (tmp_path / "exp" / "eval_test" / "report" / name).is_file()
+    lm_summary = json.loads((tmp_path / "exp" / "eval_test_lm" / "wer.json").read_text())
+    assert lm_summary["decoder"]["type"] == "beam" and lm_summary["utterances"] == 4
+    assert (tmp_path / "exp" / "compare_greedy_lm" / "compare.html").is_file()

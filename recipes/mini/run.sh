@@ -4,7 +4,9 @@
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--dir DIR] [key=value ...]
 #
-# Stages: 0 set-up, 1 synthesize, 2 prepare manifests, 3 train, 4 evaluate + report, 5 transcribe.
+# Stages: 0 set-up, 1 synthesize, 2 prepare manifests, 3 train, 4 evaluate + report, 5 transcribe,
+#         6 3-gram LM from the training transcripts, alpha/beta tuned on dev, beam search on test
+#         (report, and `asr compare` against greedy decoding).
 # --dir: where corpus/, data/ and exp/ go (default: recipes/mini).
 # Extra key=value arguments override conf/mini.yaml for training (e.g. model.rnn_type=gru).
 # N_TRAIN, N_DEV, N_TEST: corpus size in sentences (default 3200, 100, 200).
@@ -18,7 +20,7 @@ while [ $# -gt 0 ]; do
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *=*) overrides+=("$1"); shift ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -58,7 +60,20 @@ if run_stage 5; then
   say 5 "transcribe $wav"
   asr transcribe "$wav" --checkpoint "$ckpt"
 fi
+lm=$exp/lm/3gram.arpa
+if run_stage 6; then
+  say 6 "3-gram LM from the training transcripts, tune alpha/beta on dev, beam search on test"
+  asr lm build --text "$data/train.jsonl" --exclude "$data/test.jsonl" --order 3 --out "$lm"
+  asr tune-lm --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm"
+  asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test_lm" \
+    --lm "$lm" --report "$exp/eval_test_lm/report" --train-log "$exp"
+  asr compare "$exp/eval_test/report" "$exp/eval_test_lm/report" --out "$exp/compare_greedy_lm"
+fi
 echo "checkpoint: $ckpt"
 echo "WER summary: $exp/eval_test/wer.json"
 echo "hypotheses: $exp/eval_test/hyps.jsonl"
 echo "report: $exp/eval_test/report/report.html (also report.md, report.json)"
+if [ -f "$exp/eval_test_lm/wer.json" ]; then
+  echo "beam search + 3-gram LM: $exp/eval_test_lm/report/report.html"
+  echo "greedy vs beam + LM: $exp/compare_greedy_lm/compare.html"
+fi
