@@ -114,7 +114,7 @@ def test_ljspeech_recipe_smoke(tmp_path):
         N_SYNTH=synth,
         REAL_REPEAT="2",
     )
-    for stage in range(1, 7):
+    for stage in range(1, 8):
         assert f"stage {stage}:" in proc.stdout
     heldout = (tmp_path / "data" / "heldout.txt").read_text().splitlines()
     held_ids = {line.split("|")[0] for line in heldout}
@@ -122,6 +122,7 @@ def test_ljspeech_recipe_smoke(tmp_path):
     assert len(heldout) == 2 and len(train) == 8 and not held_ids & {r["id"] for r in train}
     mixed = read_manifest(tmp_path / "data" / "train_mixed.jsonl")
     assert len(mixed) == 2 * len(train) + int(synth)
+    assert len({r["id"] for r in mixed}) == len(mixed)  # copies keep their own ids
     sentences = (tmp_path / "data" / "train_sentences.txt").read_text().splitlines()
     assert not held_ids & {line.split("|")[0] for line in sentences}
     for split in ("dev", "test"):
@@ -130,6 +131,9 @@ def test_ljspeech_recipe_smoke(tmp_path):
             == 1
         )
         assert_report(tmp_path / "exp" / f"eval_{split}" / "report", utterances=1)
+    lm_summary = json.loads((tmp_path / "exp" / "eval_test_lm" / "wer.json").read_text())
+    assert lm_summary["decoder"]["type"] == "beam"
+    assert (tmp_path / "exp" / "compare_greedy_lm" / "compare.md").is_file()
 
 
 @pytest.mark.slow

@@ -8,7 +8,8 @@
 # Stages: 0 set-up, 1 download LJSpeech-1.1 (2.6 GB; skipped with --data-dir), 2 prepare manifests
 # (in id order: 80 % train, 10 % dev, last 10 % test; heldout.txt lists the dev+test sentences),
 # 3 synthesize N_SYNTH sentences not held out with espeak-ng, 4 train, 5 evaluate on test (and dev),
-# 6 transcribe one test file.
+# 6 transcribe one test file, 7 3-gram LM from the sentences not held out, alpha/beta tuned on dev,
+# beam search on test (report, and `asr compare` against greedy decoding).
 # --dir: where downloads/, data/, synth/ and exp/ go (default: recipes/ljspeech).
 # --data-dir: an LJSpeech copy (the folder holding metadata.csv and wavs/) instead of downloading.
 # --sentences: id|text sentences to synthesize (default: DATA_DIR/metadata.csv); held-out ones are
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     --dir) dir=$2; shift 2 ;;
     --data-dir) data_dir=$2; shift 2 ;;
     --sentences) sentences=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *=*) overrides+=("$1"); shift ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -69,7 +70,14 @@ if run_stage 3; then
 fi
 if run_stage 4; then
   say 4 "train (real clips x $real_repeat$([ "$n_synth" -gt 0 ] && echo " + $n_synth synthetic"))"
-  { for _ in $(seq "$real_repeat"); do cat "$data/train.jsonl"; done
+  # each copy of a real clip gets its own id (training drops duplicate ids)
+  { "$venv/bin/python" - "$data/train.jsonl" "$real_repeat" <<'EOF'
+import json, sys
+records = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8") if line.strip()]
+for copy in range(int(sys.argv[2])):
+    for r in records:
+        print(json.dumps({**r, "id": f"{r['id']}-copy{copy}" if copy else r["id"]}))
+EOF
     [ "$n_synth" -gt 0 ] && cat "$data/synth.jsonl" || true; } > "$data/train_mixed.jsonl"
   asr train --config "$config" data.train_manifest="$data/train_mixed.jsonl" \
     data.val_manifest="$data/dev.jsonl" exp_dir="$exp" "${overrides[@]}"
@@ -88,6 +96,15 @@ if run_stage 6; then
   wav=$(head -n1 "$data/test.jsonl" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])")
   say 6 "transcribe $wav"
   asr transcribe "$wav" --checkpoint "$ckpt"
+fi
+lm=$exp/lm/3gram.arpa
+if run_stage 7; then
+  say 7 "3-gram LM from the training sentences, tune alpha/beta on dev, beam search on test"
+  asr lm build --text "$data/train_sentences.txt" --exclude "$data/heldout.txt" --order 3 --out "$lm"
+  asr tune-lm --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm"
+  asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test_lm" \
+    --lm "$lm" --report "$exp/eval_test_lm/report" --train-log "$exp"
+  asr compare "$exp/eval_test/report" "$exp/eval_test_lm/report" --out "$exp/compare_greedy_lm"
 fi
 echo "checkpoint: $ckpt"
 echo "WER summary: $exp/eval_test/wer.json"
