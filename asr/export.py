@@ -140,9 +140,9 @@ def export_model(model: SpeechRecognizer, out: str | Path, fmt: str) -> Path:
     example = _example(model)
     if fmt == "torchscript":
         with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # torch 2.13 marks TorchScript as deprecated
             scripted = torch.jit.trace(net, example, check_trace=False)
-        torch.jit.save(scripted, str(out), _extra_files={"asr.json": meta})
+            torch.jit.save(scripted, str(out), _extra_files={"asr.json": meta})
         return out
     if fmt != "onnx":
         raise ValueError(f"unknown export format {fmt!r} (onnx or torchscript)")

@@ -34,7 +34,10 @@ class ToneRecognizer:
         t = np.arange(FRAME) / RATE
         freqs = np.array([FREQS[c] for c in LETTERS])
         self.basis = np.concatenate(
-            [np.cos(2 * np.pi * freqs[None, :] * t[:, None]), np.sin(2 * np.pi * freqs * t[:, None])],
+            [
+                np.cos(2 * np.pi * freqs[None, :] * t[:, None]),
+                np.sin(2 * np.pi * freqs * t[:, None]),
+            ],
             axis=1,
         )  # (FRAME, 2 letters)
         self.letter_ids = np.array([1 + self.vocab.index(c) for c in LETTERS])
