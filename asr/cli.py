@@ -122,11 +122,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     model_path = args.model or args.checkpoint
-    recognizer = load_recognizer(model_path, args.device)
-    if args.threads and hasattr(recognizer, "session"):
-        from asr.export import OnnxRecognizer
-
-        recognizer = OnnxRecognizer(model_path, args.device, threads=args.threads)
+    recognizer = load_recognizer(model_path, args.device, args.threads or None)
     results = transcribe_files(
         recognizer,
         files,

@@ -25,6 +25,7 @@ Lightning.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -104,33 +105,36 @@ class TorchRecognizer:
         return self.model(wave, lengths)
 
 
-def load_recognizer(path: str | Path, device: str = "cpu"):
+def _is_torchscript(path: Path) -> bool:
+    """An ``asr export --format torchscript`` archive: a zip holding ``<name>/extra/asr.json``."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return any(name.endswith("/extra/asr.json") for name in z.namelist())
+
+
+def load_recognizer(path: str | Path, device: str = "cpu", threads: int | None = None):
     """A recognizer from an ONNX file (``.onnx``), a TorchScript export or a training checkpoint.
 
+    ``threads`` sets onnxruntime's intra-op threads (for PyTorch, use ``torch.set_num_threads``).
     Raises ``asr.checkpoint.CheckpointError`` naming the file when it is none of these.
     """
-    from asr.checkpoint import CheckpointError
+    from asr.checkpoint import CheckpointError, load_model
 
     path = Path(path)
     if path.suffix == ".onnx":
         from asr.export import OnnxRecognizer
 
-        return OnnxRecognizer(path, device)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: model not found")
-    extra = {"asr.json": ""}
-    try:  # a TorchScript export carries its description as an extra file
-        scripted = torch.jit.load(str(path), map_location=device, _extra_files=extra)
-    except RuntimeError:
-        scripted = None
-    if scripted is not None:
-        if not extra["asr.json"]:
-            raise CheckpointError(f"{path}: TorchScript file without asr metadata")
+        return OnnxRecognizer(path, device, threads)
+    if path.is_file() and _is_torchscript(path):
+        extra = {"asr.json": ""}
+        try:
+            scripted = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        except RuntimeError as err:
+            raise CheckpointError(f"{path}: unreadable TorchScript archive ({err})") from None
         meta = json.loads(extra["asr.json"])
         feats = FeatureConfig(**meta["features"])
         return TorchRecognizer(scripted, meta["vocab"], feats, meta["frame_seconds"], device)
-    from asr.checkpoint import load_model
-
     model = load_model(path, device)
     return TorchRecognizer(
         model,

@@ -54,17 +54,10 @@ def build_long_file(corpus: Path, minutes: float, out: Path) -> tuple[float, str
     return written / 16000, " ".join(refs)
 
 
-def rtf_in_process(
-    model: str, audio: Path, seconds: float, onnx: bool = False
-) -> tuple[float, float]:
+def rtf_in_process(model: str, audio: Path, seconds: float) -> tuple[float, float]:
     """(wall-clock RTF, CPU-time RTF): the second is less sensitive to a busy machine."""
     torch.set_num_threads(1)
-    if onnx:
-        from asr.export import OnnxRecognizer
-
-        recognizer = OnnxRecognizer(model, threads=1)
-    else:
-        recognizer = load_recognizer(model, "cpu")
+    recognizer = load_recognizer(model, "cpu", threads=1)
     start, cpu = time.perf_counter(), time.process_time()
     list(transcribe_files(recognizer, [audio], progress=False))
     return (time.perf_counter() - start) / seconds, (time.process_time() - cpu) / seconds
@@ -114,7 +107,7 @@ def main() -> None:
         from asr.export import export_model
 
         onnx = export_model(load_model(args.checkpoint), work / "model.onnx", "onnx")
-        rtf, cpu = rtf_in_process(str(onnx), short, seconds, onnx=True)
+        rtf, cpu = rtf_in_process(str(onnx), short, seconds)
         print(f"RTF (1 thread, onnxruntime, greedy): {rtf:.4f} (CPU time {cpu:.4f})")
 
     long = work / f"speech_{args.minutes:g}min.flac"
