@@ -7,7 +7,8 @@
    with 0.3 s pauses, streamed to FLAC (never held whole), plus its reference text.
 2. RTF in this process, one thread (``torch.set_num_threads(1)``), greedy, on the first
    ``--rtf-minutes`` minutes (model, windows, decoding, alignment, stitching; file reading
-   included); with ``--onnx`` also through onnxruntime on one thread.
+   included); with ``--onnx`` also through onnxruntime on one thread. The same file decoded
+   in one piece: the words and times that the 30 s windows change.
 3. The whole CLI as a user runs it on the long file, pinned to one core
    (``taskset -c 0 asr transcribe --threads 1 --output-dir ...`` under ``/usr/bin/time -v``):
    wall time, RTF, peak resident memory; and the WER of the one-file transcript against the
@@ -18,6 +19,7 @@ Prints one line per figure. The files are written under ``--work`` (not to the r
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import shutil
 import subprocess
@@ -54,13 +56,32 @@ def build_long_file(corpus: Path, minutes: float, out: Path) -> tuple[float, str
     return written / 16000, " ".join(refs)
 
 
-def rtf_in_process(model: str, audio: Path, seconds: float) -> tuple[float, float]:
-    """(wall-clock RTF, CPU-time RTF): the second is less sensitive to a busy machine."""
+def rtf_in_process(model: str, audio: Path, seconds: float, **kw) -> tuple[float, float, list]:
+    """(wall-clock RTF, CPU-time RTF, words): CPU time is less sensitive to a busy machine."""
     torch.set_num_threads(1)
     recognizer = load_recognizer(model, "cpu", threads=1)
     start, cpu = time.perf_counter(), time.process_time()
-    list(transcribe_files(recognizer, [audio], progress=False))
-    return (time.perf_counter() - start) / seconds, (time.process_time() - cpu) / seconds
+    [(_, transcript)] = list(transcribe_files(recognizer, [audio], progress=False, **kw))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return wall / seconds, cpu / seconds, transcript.words
+
+
+def compare(chunked: list, whole: list) -> str:
+    """Word differences and time differences between two transcriptions of one file."""
+    a, b = [w.word for w in chunked], [w.word for w in whole]
+    wer = word_errors([" ".join(b)], [" ".join(a)])
+    same = [
+        (chunked[m.a + k], whole[m.b + k])
+        for m in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks()
+        for k in range(m.size)
+    ]
+    dt = np.array([[x.start - y.start, x.end - y.end] for x, y in same]).reshape(-1, 2)
+    return (
+        f"{len(a)} vs {len(b)} words, WER between them {100 * wer.rate:.2f} % "
+        f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions}); matched words: "
+        f"max |start diff| {1000 * np.abs(dt[:, 0]).max(initial=0):.0f} ms, "
+        f"max |end diff| {1000 * np.abs(dt[:, 1]).max(initial=0):.0f} ms"
+    )
 
 
 def cli_run(model: str, audio: Path, out_dir: Path) -> dict:
@@ -98,16 +119,17 @@ def main() -> None:
 
     short = work / f"speech_{args.rtf_minutes:g}min.flac"
     seconds, _ = build_long_file(Path(args.corpus), args.rtf_minutes, short)
-    rtf, cpu = rtf_in_process(args.checkpoint, short, seconds)
-    print(
-        f"RTF (1 thread, PyTorch, greedy, {seconds / 60:.1f} min): {rtf:.4f} (CPU time {cpu:.4f})"
-    )
+    rtf, cpu, words = rtf_in_process(args.checkpoint, short, seconds)
+    print(f"RTF (1 thread, PyTorch, greedy, {seconds / 60:.1f} min): {rtf:.4f} (CPU {cpu:.4f})")
+    rtf, cpu, whole = rtf_in_process(args.checkpoint, short, seconds, chunk_seconds=0)
+    print(f"RTF unchunked (one pass over the file): {rtf:.4f} (CPU time {cpu:.4f})")
+    print(f"chunked (30 s / 5 s overlap) vs unchunked: {compare(words, whole)}")
     if args.onnx:
         from asr.checkpoint import load_model
         from asr.export import export_model
 
         onnx = export_model(load_model(args.checkpoint), work / "model.onnx", "onnx")
-        rtf, cpu = rtf_in_process(str(onnx), short, seconds)
+        rtf, cpu, _ = rtf_in_process(str(onnx), short, seconds)
         print(f"RTF (1 thread, onnxruntime, greedy): {rtf:.4f} (CPU time {cpu:.4f})")
 
     long = work / f"speech_{args.minutes:g}min.flac"
