@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 import torch
 from test_writers import parse_srt, parse_vtt
 
@@ -14,6 +15,10 @@ from asr.audio import load_audio
 from asr.checkpoint import load_model
 from asr.cli import main
 from asr.data.manifest import read_manifest
+from asr.export import export_model
+from asr.features import FeatureConfig
+from asr.model import ModelDims, SpeechRecognizer
+from asr.text import LIBRISPEECH_CHARS
 
 # runs the CLI in a process where importing Lightning fails
 NO_LIGHTNING = (
@@ -119,3 +124,35 @@ def test_transcribe_writes_every_format(trained, tmp_path, capsys):
     assert proc.returncode == 2 and "needs --output-dir" in proc.stderr
     proc = asr(capsys, "transcribe", paths[0], "--checkpoint", str(ckpt), "--format", "vtt")
     assert proc.returncode == 0 and proc.stdout.startswith("WEBVTT")
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [
+        {"frontend": "stack", "stack": 2, "rnn_type": "lstm", "normalize": "global"},
+        {"frontend": "conv", "conv_channels": 4, "rnn_type": "gru", "normalize": "utterance"},
+    ],
+)
+def test_export_parity_across_architectures(dims, tmp_path):
+    """Untrained models of both frontends: ONNX and TorchScript give PyTorch's log-probs on a
+    padded batch whose lengths differ from the export example's."""
+    torch.manual_seed(0)
+    dims = dict(dims)
+    feats = FeatureConfig(n_mels=40, normalize=dims.pop("normalize"))
+    model = SpeechRecognizer(
+        ModelDims(n_input=40, hidden=24, layers=2, **dims), feats, LIBRISPEECH_CHARS
+    ).eval()
+    model.features.set_cmvn(torch.randn(40), torch.rand(40) + 0.5)
+    lengths = torch.tensor([7001, 23456, 16000, 333])
+    wave = torch.randn(4, 23456) * 0.2
+    with torch.no_grad():
+        ref, ref_lengths = model(wave, lengths)
+    onnx_path = export_model(model, tmp_path / "m.onnx", "onnx")
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got, got_lengths = session.run(None, {"wave": wave.numpy(), "wave_lengths": lengths.numpy()})
+    assert np.array_equal(got_lengths, ref_lengths.numpy())
+    assert max_diff(torch.from_numpy(got), ref, ref_lengths) < 1e-4
+    scripted = torch.jit.load(str(export_model(model, tmp_path / "m.pt", "torchscript")))
+    with torch.no_grad():
+        got, got_lengths = scripted(wave, lengths)
+    assert torch.equal(got_lengths, ref_lengths) and max_diff(got, ref, ref_lengths) < 1e-4
