@@ -132,6 +132,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         model_name=str(model_path),
     )
     failed, as_json, stems = 0, [], set()
+    for empty in (d for d in args.audio if Path(d).is_dir() and not _expand([d])):
+        print(f"asr transcribe: error: {empty}: no audio files in directory", file=sys.stderr)
+        failed += 1
     for path, result in results:
         if isinstance(result, AudioError):
             print(f"asr transcribe: error: {result}", file=sys.stderr)
