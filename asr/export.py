@@ -216,6 +216,8 @@ class OnnxRecognizer:
             options.inter_op_num_threads = 1
         providers = ["CPUExecutionProvider"]
         if str(device).startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise RuntimeError(f"--device {device}: this onnxruntime has no CUDA provider")
             providers.insert(0, "CUDAExecutionProvider")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers)

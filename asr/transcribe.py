@@ -126,6 +126,8 @@ def load_recognizer(path: str | Path, device: str = "cpu", threads: int | None =
         from asr.export import OnnxRecognizer
 
         return OnnxRecognizer(path, device, threads)
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"--device {device}: no CUDA device (torch {torch.__version__})")
     if path.is_file() and _is_torchscript(path):
         extra = {"asr.json": ""}
         try:
