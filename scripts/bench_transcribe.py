@@ -118,12 +118,18 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
 
     short = work / f"speech_{args.rtf_minutes:g}min.flac"
-    seconds, _ = build_long_file(Path(args.corpus), args.rtf_minutes, short)
+    seconds, short_ref = build_long_file(Path(args.corpus), args.rtf_minutes, short)
     rtf, cpu, words = rtf_in_process(args.checkpoint, short, seconds)
     print(f"RTF (1 thread, PyTorch, greedy, {seconds / 60:.1f} min): {rtf:.4f} (CPU {cpu:.4f})")
     rtf, cpu, whole = rtf_in_process(args.checkpoint, short, seconds, chunk_seconds=0)
     print(f"RTF unchunked (one pass over the file): {rtf:.4f} (CPU time {cpu:.4f})")
     print(f"chunked (30 s / 5 s overlap) vs unchunked: {compare(words, whole)}")
+    for name, found in (("chunked", words), ("unchunked", whole)):
+        wer = word_errors([short_ref], [" ".join(w.word for w in found)])
+        print(
+            f"WER vs references, {name}: {100 * wer.rate:.2f} % "
+            f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
+        )
     if args.onnx:
         from asr.checkpoint import load_model
         from asr.export import export_model
