@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-__all__ = ["AudioError", "audio_info", "load_audio"]
+__all__ = ["AudioError", "audio_info", "load_audio", "read_blocks"]
 
 # libsndfile's header log reports a chunk whose declared size runs past the end of the
 # file as e.g. "data : 32000 (should be 16000)" (WAV/CAF), " SSND : ..." (AIFF),
@@ -110,6 +111,14 @@ def _open(path: str) -> sf.SoundFile:
         raise _diagnose_open_failure(path, exc) from exc
 
 
+def _mono(path: str, data: np.ndarray) -> np.ndarray:
+    """(N, C) float32 -> (N,): a view for mono, a channel mean otherwise; finite samples only."""
+    wave = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+    if not np.isfinite(wave).all():
+        raise _error(path, "non-finite samples (NaN or inf) in audio data")
+    return wave
+
+
 def audio_info(path: str | Path) -> tuple[float, int]:
     """Return ``(duration_seconds, sample_rate)`` read from the header (no decoding).
 
@@ -170,11 +179,7 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     if rate <= 0:
         raise _error(path, f"invalid sample rate {rate} in header")
 
-    # (N, C) -> (N,): a view for mono, a channel mean otherwise.
-    wave = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
-    if not np.isfinite(wave).all():
-        raise _error(path, "non-finite samples (NaN or inf) in audio data")
-
+    wave = _mono(path, data)
     if rate != sample_rate:
         wave = soxr.resample(wave, rate, sample_rate, quality="HQ")
         if len(wave) == 0:
@@ -187,3 +192,50 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     # Float files may exceed full scale and resampling can overshoot slightly.
     np.clip(wave, -1.0, 1.0, out=wave)
     return wave
+
+
+def read_blocks(
+    path: str | Path, block_seconds: float = 10.0, sample_rate: int = 16000
+) -> Iterator[np.ndarray]:
+    """Stream a file as consecutive float32 mono blocks (N,) at ``sample_rate``.
+
+    The same conversion as :func:`load_audio` (channel mean, soxr "HQ" resampling, clipping to
+    [-1, 1]) done block by block (``soxr.ResampleStream``), so memory does not grow with the
+    file: a one-hour file is never held whole. Blocks hold about ``block_seconds`` of audio
+    (the last one may be shorter). Raises :class:`AudioError` as :func:`load_audio` does;
+    corruption found part-way raises after the blocks before it were yielded.
+    """
+    path = os.fspath(path)
+    with _open(path) as f:
+        _check_header(path, f)
+        declared, rate = f.frames, f.samplerate
+        if rate <= 0:
+            raise _error(path, f"invalid sample rate {rate} in header")
+        stream = None
+        if rate != sample_rate:
+            stream = soxr.ResampleStream(rate, sample_rate, 1, quality="HQ")
+        size = max(int(block_seconds * rate), 1)
+        done = 0
+        while True:
+            try:
+                data = f.read(size, dtype="float32", always_2d=True)
+            except (RuntimeError, OSError, ValueError) as exc:
+                detail = " ".join(str(exc).split())
+                raise _error(path, f"truncated or corrupt audio (soundfile: {detail})") from exc
+            done += data.shape[0]
+            last = data.shape[0] < size
+            wave = _mono(path, data)
+            if stream is not None:
+                wave = stream.resample_chunk(wave, last=last)
+            if wave.size:
+                yield np.clip(wave, -1.0, 1.0).astype(np.float32, copy=False)
+            if last:
+                break
+    if done < declared:
+        raise _error(
+            path,
+            f"truncated or corrupt audio (header declares {declared} frames, "
+            f"only {done} could be decoded)",
+        )
+    if done == 0:
+        raise _error(path, "zero-length audio (0 frames, no samples)")

@@ -8,7 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from asr.audio import AudioError, audio_info
+from asr.audio import AudioError
+from asr.writers import FORMATS
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus"}
 
@@ -173,31 +174,66 @@ def _expand(paths: list[str]) -> list[Path]:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from asr.checkpoint import load_model
-    from asr.inference import recognize
+    from asr.transcribe import load_recognizer, transcribe_files
+    from asr.writers import WRITERS, write_transcript
 
-    records, failed = [], 0
-    for i, path in enumerate(_expand(args.audio)):
-        try:
-            records.append({"id": str(i), "audio": str(path), "duration": audio_info(path)[0]})
-        except AudioError as err:
-            print(f"asr transcribe: error: {err}", file=sys.stderr)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    files = _expand(args.audio)
+    fmt = args.format or ("json" if args.json else "all" if args.output_dir else "txt")
+    out_dir = args.output_dir or ("." if fmt == "all" else None)
+    if out_dir is None and fmt in ("srt", "vtt", "tsv") and len(files) > 1:
+        print(f"asr transcribe: error: --format {fmt} with several inputs needs --output-dir",
+              file=sys.stderr)
+        return 2
+    model_path = args.model or args.checkpoint
+    recognizer = load_recognizer(model_path, args.device, args.threads or None)
+    results = transcribe_files(
+        recognizer,
+        files,
+        decoder=decoder_from_args(args, ["", *recognizer.vocab]),
+        chunk_seconds=args.chunk_seconds,
+        overlap_seconds=args.overlap_seconds,
+        batch_size=args.batch_size,
+        model_name=str(model_path),
+    )
+    failed, as_json, stems = 0, [], set()
+    for empty in (d for d in args.audio if Path(d).is_dir() and not _expand([d])):
+        print(f"asr transcribe: error: {empty}: no audio files in directory", file=sys.stderr)
+        failed += 1
+    for path, result in results:
+        if isinstance(result, AudioError):
+            print(f"asr transcribe: error: {result}", file=sys.stderr)
             failed += 1
-    if records:
-        model = load_model(args.checkpoint, args.device)
-        hyps = dict(recognize(model, records, decoder=decoder_from_args(args, ["", *model.vocab])))
-        results = [
-            {"audio": r["audio"], "duration": r["duration"], "text": hyps.get(r["id"])}
-            for r in records
-        ]
-        for r in results:
-            if r["text"] is None:
-                failed += 1  # the loader logged the reason
-            elif not args.json:
-                print(r["text"] if len(records) == 1 else f"{r['audio']}\t{r['text']}")
-        if args.json:
-            print(json.dumps([r for r in results if r["text"] is not None], indent=2))
+        elif out_dir is not None:
+            stem, n = path.stem, 1
+            while stem in stems:  # the same file name in two input directories
+                n, stem = n + 1, f"{path.stem}-{n + 1}"
+            stems.add(stem)
+            written = write_transcript(result, fmt, out_dir, stem)
+            logging.getLogger("asr").info("%s -> %s", path, ", ".join(map(str, written)))
+        elif fmt == "json":
+            as_json.append(result.to_dict())
+        elif fmt == "txt":
+            print(result.text if len(files) == 1 else f"{path}\t{result.text}", flush=True)
+        else:
+            WRITERS[fmt]().write(result, sys.stdout)
+    if fmt == "json" and out_dir is None:
+        print(json.dumps(as_json, indent=2, ensure_ascii=False))
     return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from asr.checkpoint import load_model
+    from asr.export import export_model, parity
+
+    model = load_model(args.checkpoint, "cpu")
+    out = export_model(model, args.out, args.format)
+    print(f"exported: {out} ({args.format}); max |log-prob difference| to PyTorch on a "
+          f"padded batch: {parity(model, out):.2e}")
+    return 0
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -413,13 +449,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="also write compare.md and compare.html")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("transcribe", help="audio files (or directories) -> text on stdout")
-    p.add_argument("audio", nargs="+")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--json", action="store_true", help="print a JSON list of results")
-    p.add_argument("--device", default="cpu")
+    p = sub.add_parser(
+        "transcribe",
+        help="audio files (or directories) -> text, JSON, subtitles (any length)",
+        description="Transcribe audio files or directories (wav/flac/ogg, any sample rate and "
+        "channel count, any length). Without --output-dir, the text (or --format json/srt/vtt/"
+        "tsv) goes to stdout; with it, one file per input and format (default: all formats).",
+    )
+    p.add_argument("audio", nargs="+", help="audio files or directories")
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", help="training checkpoint (.ckpt)")
+    model.add_argument("--model", help="exported model (.onnx, TorchScript) or a checkpoint")
+    p.add_argument("--format", choices=FORMATS, help="output format (default: txt to stdout, "
+                   "all with --output-dir)")
+    p.add_argument("--output-dir", help="write <output-dir>/<audio name>.<format>")
+    p.add_argument("--json", action="store_true", help="same as --format json (to stdout)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--chunk-seconds", type=float, default=30.0,
+                   help="window length for long audio (0: whole files)")
+    p.add_argument("--overlap-seconds", type=float, default=5.0,
+                   help="overlap of consecutive windows")
+    p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: library default)")
     add_decoder_args(p)
     p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("export", help="checkpoint -> ONNX or TorchScript (waveform -> log-probs)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--out", required=True, help="output file, e.g. model.onnx")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("download", help="download and extract a public corpus (resumable)")
     p.add_argument("corpus", choices=["librispeech", "ljspeech", "fsdd"])
     p.add_argument("target_dir")

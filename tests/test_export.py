@@ -1,0 +1,158 @@
+"""`asr export` (ONNX, TorchScript) parity with PyTorch, and `asr transcribe` on exported
+models and to output files, as a user runs them."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from test_writers import parse_srt, parse_vtt
+
+from asr.audio import load_audio
+from asr.checkpoint import load_model
+from asr.cli import main
+from asr.data.manifest import read_manifest
+from asr.export import export_model
+from asr.features import FeatureConfig
+from asr.model import ModelDims, SpeechRecognizer
+from asr.text import LIBRISPEECH_CHARS
+
+# runs the CLI in a process where importing Lightning fails
+NO_LIGHTNING = (
+    "import sys; sys.modules['lightning'] = sys.modules['pytorch_lightning'] = None; "
+    "from asr.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def asr(capsys, *args: str) -> subprocess.CompletedProcess:
+    """`asr ARGS` in this process (fast); stdout/stderr captured."""
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+
+def asr_without_lightning(*args: str) -> subprocess.CompletedProcess:
+    """`asr ARGS` in a fresh process where importing Lightning fails."""
+    return subprocess.run(
+        [sys.executable, "-c", NO_LIGHTNING, *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def padded_batch(manifest, n: int = 3) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    paths = [r["audio"] for r in read_manifest(manifest)][:n]
+    waves = [load_audio(p) for p in paths]
+    wave = torch.zeros(len(waves), max(w.size for w in waves))
+    for row, w in zip(wave, waves):
+        row[: w.size] = torch.from_numpy(w)
+    return wave, torch.tensor([w.size for w in waves]), paths
+
+
+def max_diff(a, b, lengths) -> float:
+    valid = torch.arange(a.shape[1])[None, :, None] < lengths[:, None, None]
+    return float(((a - b).abs() * valid).max())
+
+
+def test_onnx_parity_and_transcribe_without_lightning(trained, tmp_path, capsys):
+    ckpt, val = trained
+    onnx_path = tmp_path / "model.onnx"
+    proc = asr(
+        capsys, "export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(onnx_path)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "exported:" in proc.stdout
+
+    wave, lengths, paths = padded_batch(val)
+    assert lengths.unique().numel() == len(paths)  # really padded
+    model = load_model(ckpt)
+    with torch.no_grad():
+        ref, ref_lengths = model(wave, lengths)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got, got_lengths = session.run(
+        None, {"wave": wave.numpy(), "wave_lengths": lengths.numpy().astype(np.int64)}
+    )
+    assert got.shape == tuple(ref.shape) and np.array_equal(got_lengths, ref_lengths.numpy())
+    assert max_diff(torch.from_numpy(got), ref, ref_lengths) < 1e-4
+    meta = json.loads(session.get_modelmeta().custom_metadata_map["asr"])
+    assert meta["vocab"] == model.vocab and meta["frame_seconds"] == 0.03
+
+    by_ckpt = asr(capsys, "transcribe", *paths, "--checkpoint", str(ckpt), "--json")
+    by_onnx = asr_without_lightning("transcribe", *paths, "--model", str(onnx_path), "--json")
+    assert by_onnx.returncode == 0, by_onnx.stderr
+    texts = [r["text"] for r in json.loads(by_ckpt.stdout)]
+    assert [r["text"] for r in json.loads(by_onnx.stdout)] == texts
+
+
+def test_torchscript_parity(trained, tmp_path, capsys):
+    ckpt, val = trained
+    out = tmp_path / "model.pt"
+    proc = asr(
+        capsys, "export", "--checkpoint", str(ckpt), "--format", "torchscript", "--out", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    wave, lengths, paths = padded_batch(val)
+    with torch.no_grad():
+        ref, ref_lengths = load_model(ckpt)(wave, lengths)
+        got, got_lengths = torch.jit.load(str(out))(wave, lengths)
+    assert torch.equal(got_lengths, ref_lengths)
+    assert max_diff(got, ref, ref_lengths) < 1e-4
+    proc = asr(capsys, "transcribe", paths[0], "--model", str(out))
+    assert proc.returncode == 0 and proc.stdout.count("\n") == 1, proc.stderr
+
+
+def test_transcribe_writes_every_format(trained, tmp_path, capsys):
+    ckpt, val = trained
+    paths = [r["audio"] for r in read_manifest(val)][:2]
+    out = tmp_path / "out"
+    proc = asr(capsys, "transcribe", *paths, "--checkpoint", str(ckpt), "--output-dir", str(out))
+    assert proc.returncode == 0, proc.stderr
+    for p in paths:
+        stem = p.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        assert {f.name for f in out.glob(f"{stem}.*")} == {
+            f"{stem}.{ext}" for ext in ("txt", "json", "srt", "vtt", "tsv")
+        }
+        doc = json.loads((out / f"{stem}.json").read_text())
+        assert doc["audio"] == p and doc["model"] == str(ckpt) and doc["decoder"] == "greedy"
+        srt = parse_srt((out / f"{stem}.srt").read_text()) if doc["segments"] else []
+        vtt = parse_vtt((out / f"{stem}.vtt").read_text())
+        assert len(srt) == len(vtt) == len(doc["segments"])
+
+    proc = asr(capsys, "transcribe", *paths, "--checkpoint", str(ckpt), "--format", "srt")
+    assert proc.returncode == 2 and "needs --output-dir" in proc.stderr
+    proc = asr(capsys, "transcribe", paths[0], "--checkpoint", str(ckpt), "--format", "vtt")
+    assert proc.returncode == 0 and proc.stdout.startswith("WEBVTT")
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [
+        {"frontend": "stack", "stack": 2, "rnn_type": "lstm", "normalize": "global"},
+        {"frontend": "conv", "conv_channels": 4, "rnn_type": "gru", "normalize": "utterance"},
+    ],
+)
+def test_export_parity_across_architectures(dims, tmp_path):
+    """Untrained models of both frontends: ONNX and TorchScript give PyTorch's log-probs on a
+    padded batch whose lengths differ from the export example's."""
+    torch.manual_seed(0)
+    dims = dict(dims)
+    feats = FeatureConfig(n_mels=40, normalize=dims.pop("normalize"))
+    model = SpeechRecognizer(
+        ModelDims(n_input=40, hidden=24, layers=2, **dims), feats, LIBRISPEECH_CHARS
+    ).eval()
+    model.features.set_cmvn(torch.randn(40), torch.rand(40) + 0.5)
+    lengths = torch.tensor([7001, 23456, 16000, 333])
+    wave = torch.randn(4, 23456) * 0.2
+    with torch.no_grad():
+        ref, ref_lengths = model(wave, lengths)
+    onnx_path = export_model(model, tmp_path / "m.onnx", "onnx")
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got, got_lengths = session.run(None, {"wave": wave.numpy(), "wave_lengths": lengths.numpy()})
+    assert np.array_equal(got_lengths, ref_lengths.numpy())
+    assert max_diff(torch.from_numpy(got), ref, ref_lengths) < 1e-4
+    scripted = torch.jit.load(str(export_model(model, tmp_path / "m.pt", "torchscript")))
+    with torch.no_grad():
+        got, got_lengths = scripted(wave, lengths)
+    assert torch.equal(got_lengths, ref_lengths) and max_diff(got, ref, ref_lengths) < 1e-4
