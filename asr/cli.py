@@ -382,6 +382,18 @@ def cmd_tune_lm(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the current ``sys.stderr`` (tests and notebooks replace it between calls)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asr", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -554,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     # our own messages only: Lightning configures its own logger (propagating would print twice)
     log = logging.getLogger("asr")
     if not log.handlers:  # main() may run more than once in a process (tests, notebooks)
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("[%(asctime)s %(name)s] %(message)s", "%H:%M:%S"))
         log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)

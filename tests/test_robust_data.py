@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import struct
 import tempfile
 from pathlib import Path
@@ -290,6 +291,9 @@ def test_unreadable_file_in_every_entry_point(trained, capsys):
         locked.chmod(0)
         good = _write(root / "good.wav", reference(), subtype="PCM_16")
         good.chmod(0o644)
+        model = root / "model.ckpt"  # the checkpoint must stay readable to the unprivileged user
+        shutil.copy(ckpt, model)
+        model.chmod(0o644)
         if os.geteuid() != 0:
             pytest.skip("needs root to switch to an unprivileged user")
 
@@ -307,7 +311,7 @@ def test_unreadable_file_in_every_entry_point(trained, capsys):
             import sys
 
             sys.stderr = sys.stdout = open(root / "cli.txt", "w")  # noqa: SIM115
-            rc = main(["transcribe", str(locked), "--checkpoint", str(ckpt)])
+            rc = main(["transcribe", str(locked), "--checkpoint", str(model)])
             sys.stdout.flush()
             return rc, (root / "cli.txt").read_text()
 
