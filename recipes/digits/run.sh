@@ -29,10 +29,7 @@ done
 config=conf/digits.yaml; data=$dir/data; exp=$dir/exp
 data_dir=${data_dir:-$dir/downloads/fsdd}
 limit=(); [ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT")
-venv="${ASR_VENV:-$root/.venv}"
-asr() { "$venv/bin/asr" "$@"; }
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-say() { echo "[$(date +%T)] stage $1: $2"; }
+source recipes/common.sh
 
 if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
 if run_stage 1; then
@@ -52,8 +49,7 @@ if run_stage 3; then
   asr train --config "$config" data.train_manifest="$data/train.jsonl" \
     data.val_manifest="$data/dev.jsonl" exp_dir="$exp" "${overrides[@]}"
 fi
-ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
-ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
+ckpt=$(best_checkpoint "$exp")
 eval_dir=$exp/eval_test
 if run_stage 4; then
   say 4 "evaluate on test (index 0-4)"
@@ -62,7 +58,7 @@ if run_stage 4; then
   "$venv/bin/python" recipes/digits/accuracy.py "$eval_dir/hyps.jsonl"
 fi
 if run_stage 5; then
-  wav=$(head -n1 "$data/test.jsonl" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])")
+  wav=$(first_audio "$data/test.jsonl")
   say 5 "transcribe $wav"
   asr transcribe "$wav" --checkpoint "$ckpt"
 fi

@@ -44,10 +44,7 @@ data_dir=${data_dir:-$dir/downloads/LibriSpeech}
 download_args=()
 [ -n "$base_url" ] && download_args+=(--base-url "$base_url")
 [ -n "$checksums" ] && download_args+=(--checksums "$checksums")
-venv="${ASR_VENV:-$root/.venv}"
-asr() { "$venv/bin/asr" "$@"; }
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-say() { echo "[$(date +%T)] stage $1: $2"; }
+source recipes/common.sh
 
 if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
 if run_stage 1; then
@@ -73,8 +70,7 @@ if run_stage 3; then
   asr train --config "$config" data.train_manifest="$data/train.jsonl" \
     data.val_manifest="$data/${eval_sets[0]}.jsonl" exp_dir="$exp" "${overrides[@]}"
 fi
-ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
-ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
+ckpt=$(best_checkpoint "$exp")
 if run_stage 4; then
   for s in "${eval_sets[@]}"; do
     say 4 "evaluate on $s"
@@ -83,7 +79,7 @@ if run_stage 4; then
   done
 fi
 if run_stage 5; then
-  wav=$(head -n1 "$data/${eval_sets[-1]}.jsonl" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])")
+  wav=$(first_audio "$data/${eval_sets[-1]}.jsonl")
   say 5 "transcribe $wav"
   asr transcribe "$wav" --checkpoint "$ckpt"
 fi

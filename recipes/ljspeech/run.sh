@@ -39,10 +39,7 @@ n_synth=${N_SYNTH:-1000}; real_repeat=${REAL_REPEAT:-3}
 data_dir=${data_dir:-$dir/downloads/LJSpeech-1.1}
 sentences=${sentences:-$data_dir/metadata.csv}
 limit=(); [ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT")
-venv="${ASR_VENV:-$root/.venv}"
-asr() { "$venv/bin/asr" "$@"; }
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-say() { echo "[$(date +%T)] stage $1: $2"; }
+source recipes/common.sh
 
 if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
 if run_stage 1; then
@@ -83,8 +80,7 @@ EOF
     data.val_manifest="$data/dev.jsonl" exp_dir="$exp" "${overrides[@]}"
 fi
 # the checkpoint with the best dev WER; the test clips are never looked at during training
-ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
-ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
+ckpt=$(best_checkpoint "$exp")
 if run_stage 5; then
   for s in dev test; do
     say 5 "evaluate on held-out $s clips"
@@ -93,7 +89,7 @@ if run_stage 5; then
   done
 fi
 if run_stage 6; then
-  wav=$(head -n1 "$data/test.jsonl" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])")
+  wav=$(first_audio "$data/test.jsonl")
   say 6 "transcribe $wav"
   asr transcribe "$wav" --checkpoint "$ckpt"
 fi

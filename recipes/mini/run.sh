@@ -26,10 +26,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 corpus=$dir/corpus; data=$dir/data; exp=$dir/exp
-venv="${ASR_VENV:-$root/.venv}"
-asr() { "$venv/bin/asr" "$@"; }
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-say() { echo "[$(date +%T)] stage $1: $2"; }
+source recipes/common.sh
 
 if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
 if run_stage 1; then
@@ -48,15 +45,14 @@ if run_stage 3; then
     data.val_manifest="$data/dev.jsonl" exp_dir="$exp" "${overrides[@]}"
 fi
 # the checkpoint with the best dev WER (training voices); the test voices are never looked at
-ckpt=$(ls "$exp"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
-ckpt=${ckpt:-$exp/checkpoints/last.ckpt}
+ckpt=$(best_checkpoint "$exp")
 if run_stage 4; then
   say 4 "evaluate on unseen voices"
   asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test" \
     --report "$exp/eval_test/report" --train-log "$exp"
 fi
 if run_stage 5; then
-  wav=$(head -n1 "$data/test.jsonl" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])")
+  wav=$(first_audio "$data/test.jsonl")
   say 5 "transcribe $wav"
   asr transcribe "$wav" --checkpoint "$ckpt"
 fi
