@@ -29,6 +29,13 @@ _ORDINAL_SUFFIX = {
     "TWELVE": "TWELFTH",
 }
 _SYMBOLS = {"&": " AND ", "%": " PERCENT ", "+": " PLUS ", "@": " AT ", "$": " DOLLARS "}
+# "$5" is read "FIVE DOLLARS", "$1.50" "ONE DOLLAR AND FIFTY CENTS"
+_CURRENCIES = {
+    "$": ("DOLLAR", "DOLLARS"),
+    "\u00a3": ("POUND", "POUNDS"),
+    "\u20ac": ("EURO", "EUROS"),
+}
+_MONEY = re.compile(r"([$\u00a3\u20ac])\s?(\d+(?:,\d{3})*)(?:\.(\d+))?")
 # Characters that separate words: turned into spaces, not reported as dropped.
 _SEPARATORS = set("-_/\u2010\u2011\u2012\u2013\u2014\u2015")
 _APOSTROPHES = {"\u2019": "'", "\u2018": "'", "`": "'", "\u02bc": "'"}
@@ -67,15 +74,33 @@ def _ordinal(words: str) -> str:
     return (head + " " + last).strip()
 
 
+def _spell_integer(digits: str) -> str:
+    if len(digits) > _MAX_SPELLED_DIGITS:  # an id or a phone number: read digit by digit
+        return " ".join(_ONES[int(d)] for d in digits)
+    return number_to_words(int(digits))
+
+
+def _spell_money(match: re.Match[str]) -> str:
+    one, many = _CURRENCIES[match.group(1)]
+    whole = match.group(2).replace(",", "")
+    frac = match.group(3) or ""
+    if len(frac) not in (0, 2):  # "$3.5": THREE POINT FIVE DOLLARS
+        digits = " ".join(_ONES[int(d)] for d in frac)
+        return f" {_spell_integer(whole)} POINT {digits} {many} "
+    cents = int(frac or 0)
+    spoken_cents = f"{number_to_words(cents)} {'CENT' if cents == 1 else 'CENTS'}"
+    if cents and not whole.strip("0"):  # "$0.99": NINETY NINE CENTS
+        return f" {spoken_cents} "
+    words = f"{_spell_integer(whole)} {one if whole.lstrip('0') == '1' else many}"
+    return f" {words} AND {spoken_cents} " if cents else f" {words} "
+
+
 def _spell_number(match: re.Match[str]) -> str:
     token = match.group(0).replace(",", "")
     suffix = token[-2:].lower() if token[-2:].isalpha() else ""
     token = token[: len(token) - len(suffix)]
     whole, _, frac = token.partition(".")
-    if len(whole) > _MAX_SPELLED_DIGITS:  # an id or a phone number: read digit by digit
-        words = " ".join(_ONES[int(d)] for d in whole)
-    else:
-        words = number_to_words(int(whole))
+    words = _spell_integer(whole)
     if suffix:
         words = _ordinal(words)
     if frac:
@@ -94,6 +119,7 @@ def normalize_text(text: str) -> tuple[str, list[str]]:
     """
     for src, dst in _APOSTROPHES.items():
         text = text.replace(src, dst)
+    text = _MONEY.sub(_spell_money, text)
     for src, dst in _SYMBOLS.items():
         text = text.replace(src, dst)
     text = _NUMBER.sub(_spell_number, text)

@@ -60,3 +60,19 @@ def test_very_long_numbers_are_read_digit_by_digit():
     )
     assert normalize_text("1" * 5000)[0] == " ".join(["ONE"] * 5000)
     assert normalize_text("999999999999999")[0].startswith("NINE HUNDRED NINETY NINE TRILLION")
+
+
+@pytest.mark.parametrize(
+    "raw, spoken",
+    [
+        ("$5", "FIVE DOLLARS"),
+        ("It cost $1.50.", "IT COST ONE DOLLAR AND FIFTY CENTS"),
+        ("$ 1,000,000", "ONE MILLION DOLLARS"),
+        ("$0.99", "NINETY NINE CENTS"),
+        ("$3.5", "THREE POINT FIVE DOLLARS"),
+        ("\u00a32 and \u20ac1.01", "TWO POUNDS AND ONE EURO AND ONE CENT"),
+        ("a $ sign", "A DOLLARS SIGN"),
+    ],
+)
+def test_currency_amounts_are_read_amount_first(raw, spoken):
+    assert normalize_text(raw)[0] == spoken
