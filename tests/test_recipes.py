@@ -87,6 +87,11 @@ def test_digits_recipe_smoke(tmp_path):
     assert acc["correct"] == round(acc["accuracy"] * 20)
     assert "digit accuracy" in proc.stdout
     assert_report(tmp_path / "exp" / "eval_test" / "report", utterances=20)
+    # the lexicon-constrained beam search can only output the ten digit words
+    words = {"ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"}
+    lexicon_hyps = tmp_path / "exp" / "eval_test_lexicon" / "hyps.jsonl"
+    rows = [json.loads(line) for line in lexicon_hyps.open()]
+    assert len(rows) == 20 and all(set(r["hyp"].split()) <= words for r in rows)
 
 
 def assert_report(report_dir, utterances: int) -> None:

@@ -6,7 +6,8 @@
 #
 # Stages: 0 set-up, 1 download FSDD (skipped with --data-dir), 2 prepare manifests (index 0-4 of
 # every speaker and digit is test, 5-9 dev, the rest train), 3 train, 4 evaluate (WER, CER and
-# digit accuracy on test), 5 transcribe one test file.
+# digit accuracy on test; greedy, then beam search restricted to the ten digit words), 5 transcribe
+# one test file.
 # --dir: where downloads/, data/ and exp/ go (default: recipes/digits).
 # --data-dir: an FSDD copy (the folder holding recordings/) instead of downloading.
 # Extra key=value arguments override conf/digits.yaml (e.g. model.hidden=64).
@@ -56,6 +57,11 @@ if run_stage 4; then
   asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$eval_dir" \
     --report "$eval_dir/report" --train-log "$exp"
   "$venv/bin/python" recipes/digits/accuracy.py "$eval_dir/hyps.jsonl"
+  say 4 "evaluate on test, beam search over the ten digit words (a lexicon, no LM)"
+  echo ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE | tr ' ' '\n' > "$data/digits.words"
+  asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "${eval_dir}_lexicon" \
+    --decoder beam --lexicon "$data/digits.words" --report "${eval_dir}_lexicon/report"
+  "$venv/bin/python" recipes/digits/accuracy.py "${eval_dir}_lexicon/hyps.jsonl"
 fi
 if run_stage 5; then
   wav=$(first_audio "$data/test.jsonl")
@@ -66,3 +72,4 @@ echo "checkpoint: $ckpt"
 echo "WER summary: $eval_dir/wer.json"
 echo "report: $eval_dir/report/report.html (also report.md, report.json)"
 echo "hypotheses: $eval_dir/hyps.jsonl"
+echo "digit-lexicon beam search: ${eval_dir}_lexicon/report/report.html"
