@@ -124,37 +124,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     out = Path(args.out_dir)
     print(f"summary: {out / 'wer.json'}\nhypotheses: {out / 'hyps.jsonl'}")
-    if args.report and _write_report("evaluate", out, args.report, args.train_log):
-        return 2
+    if args.report:
+        _write_report(out, args.report, args.train_log)
     return 1 if s["failed"] else 0
 
 
-def _write_report(command: str, eval_dir: Path, out: str, train_log: str | None) -> int:
-    """Report of an evaluation directory; prints where it is. Returns 2 on bad input."""
-    from asr.report import ReportError, report_from_eval_dir
+def _write_report(eval_dir: Path, out: str, train_log: str | None) -> None:
+    """Report of an evaluation directory; prints where it is."""
+    from asr.report import report_from_eval_dir
 
-    try:
-        _, paths = report_from_eval_dir(eval_dir, out, train_log)
-    except ReportError as err:
-        print(f"asr {command}: error: {err}", file=sys.stderr)
-        return 2
+    _, paths = report_from_eval_dir(eval_dir, out, train_log)
     print(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")
-    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    return _write_report("report", Path(args.eval_dir), args.out, args.train_log)
+    _write_report(Path(args.eval_dir), args.out, args.train_log)
+    return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from asr.compare import compare_reports, format_text, load_report, write_compare
-    from asr.report import ReportError
 
-    try:
-        cmp = compare_reports(load_report(args.report_a), load_report(args.report_b))
-    except ReportError as err:
-        print(f"asr compare: error: {err}", file=sys.stderr)
-        return 2
+    cmp = compare_reports(load_report(args.report_a), load_report(args.report_b))
     print(format_text(cmp), end="")
     if args.out:
         paths = write_compare(cmp, args.out)
@@ -573,10 +564,18 @@ def main(argv: list[str] | None = None) -> int:
     from asr.checkpoint import CheckpointError
     from asr.config import ConfigError
     from asr.data.manifest import ManifestError
+    from asr.report import ReportError
 
     try:
         return args.func(args)
-    except (AudioError, CheckpointError, ConfigError, ManifestError, RuntimeError) as err:
+    except (
+        AudioError,
+        CheckpointError,
+        ConfigError,
+        ManifestError,
+        ReportError,
+        RuntimeError,
+    ) as err:
         if args.verbose:
             raise
         print(f"asr {args.command}: error: {err}", file=sys.stderr)
