@@ -46,14 +46,15 @@ def make_fsdd(
 
 
 def make_ljspeech(root: Path, n: int = 20) -> Path:
-    """``<root>/metadata.csv`` + ``wavs/LJ001-00NN.wav`` (22.05 kHz, 2-3 s). Returns root."""
+    """``<root>/metadata.csv`` + ``wavs/LJ001-00NN.wav`` (22.05 kHz, 4-5 s, long enough for
+    CTC to fit every transcript). Returns root."""
     (root / "wavs").mkdir(parents=True)
     lines = []
     for i in range(1, n + 1):
         uid = f"LJ001-{i:04d}"
         text = SENTENCES[i % len(SENTENCES)] + f" number {i}"
         lines.append(f"{uid}|{text} (raw)|{text}")
-        _tone(root / "wavs" / f"{uid}.wav", 2.0 + (i % 3) / 3, 22050, i)
+        _tone(root / "wavs" / f"{uid}.wav", 4.0 + (i % 3) / 3, 22050, i)
     (root / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
 
