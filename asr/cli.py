@@ -295,27 +295,45 @@ def cmd_prepare_corpus(args: argparse.Namespace) -> int:
     for name, report in reports.items():
         print(f"{name}: " + report.summary().replace("\n", f"\n{name}: "))
         print(f"{name}: manifest {Path(args.out_dir) / name}.jsonl")
+
+
 def add_decoder_args(parser: argparse.ArgumentParser) -> None:
     """Decoding options shared by the commands that decode (evaluate, transcribe)."""
     g = parser.add_argument_group("decoding (greedy, or beam search with an n-gram LM)")
+    g.add_argument("--decode-config", metavar="CFG",
+                   help="YAML config whose `decode:` section sets the defaults of these options")
     g.add_argument("--decoder", choices=["greedy", "beam"], help="default: beam if --lm is given")
     g.add_argument("--lm", help="KenLM n-gram LM (ARPA or binary) for beam search")
     g.add_argument("--lexicon", help="word list restricting the output words (default: the LM's)")
-    g.add_argument("--beam-size", type=int, default=50)
+    g.add_argument("--beam-size", type=int, help="default 50")
     g.add_argument("--alpha", type=float, help="LM weight (default: <lm>.tuned.json, else 0.5)")
     g.add_argument("--beta", type=float, help="word bonus (default: <lm>.tuned.json, else 1.0)")
-    g.add_argument("--lm-backend", choices=["flashlight", "pyctcdecode"], default="flashlight")
+    g.add_argument("--lm-backend", choices=["flashlight", "pyctcdecode"],
+                   help="default flashlight")
 
 
 def decoder_from_args(args: argparse.Namespace, tokens: list[str]):
-    """The decoder the options of `add_decoder_args` ask for."""
+    """The decoder the options of `add_decoder_args` ask for: the config's `decode:` section
+    (if `--decode-config`), overridden by the options given."""
     from asr.decode import build_decoder
 
-    kind = args.decoder or ("beam" if args.lm or args.lexicon else "greedy")
-    if kind == "greedy":
+    cfg: dict = {"type": "greedy"}
+    if args.decode_config:
+        from omegaconf import OmegaConf
+
+        from asr.config import load_config
+
+        section = load_config(args.decode_config).get("decode") or {}
+        cfg.update(OmegaConf.to_container(section, resolve=True))
+    given = {"lm": args.lm, "lexicon": args.lexicon, "beam_size": args.beam_size,
+             "alpha": args.alpha, "beta": args.beta, "backend": args.lm_backend}
+    cfg.update({k: v for k, v in given.items() if v is not None})
+    if args.decoder:
+        cfg["type"] = args.decoder
+    elif args.lm or args.lexicon:
+        cfg["type"] = "beam"
+    if cfg["type"] == "greedy":
         return build_decoder(tokens, {"type": "greedy"})
-    cfg = {"type": "beam", "lm": args.lm, "lexicon": args.lexicon, "beam_size": args.beam_size,
-           "alpha": args.alpha, "beta": args.beta, "backend": args.lm_backend}
     decoder = build_decoder(tokens, cfg)
     logging.getLogger("asr").info("beam search: %s (LM loaded in %.2f s)", decoder.config,
                                   decoder.load_seconds)

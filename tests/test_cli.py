@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, WORDS
 
 from asr.data.manifest import read_manifest
 
@@ -107,3 +107,26 @@ def test_mini_recipe_smoke(tmp_path):
     lm_summary = json.loads((tmp_path / "exp" / "eval_test_lm" / "wer.json").read_text())
     assert lm_summary["decoder"]["type"] == "beam" and lm_summary["utterances"] == 4
     assert (tmp_path / "exp" / "compare_greedy_lm" / "compare.html").is_file()
+
+
+def test_decode_section_of_a_config_sets_the_decoder_and_options_win(trained, tmp_path):
+    ckpt, val = trained
+    words = tmp_path / "words.txt"
+    words.write_text("\n".join(WORDS) + "\n")
+    cfg = tmp_path / "decode.yaml"
+    cfg.write_text(f"decode:\n  type: beam\n  lexicon: {words}\n  beam_size: 8\n")
+    common = ["evaluate", "--checkpoint", str(ckpt), "--manifest", str(val)]
+    proc = run(*common, "--out-dir", str(tmp_path / "a"), "--decode-config", str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    decoder = json.loads((tmp_path / "a" / "wer.json").read_text())["decoder"]
+    assert decoder["type"] == "beam" and decoder["beam_size"] == 8
+    assert decoder["lexicon"] == str(words)
+    hyps = [json.loads(line)["hyp"] for line in (tmp_path / "a" / "hyps.jsonl").open()]
+    assert all(set(h.split()) <= set(WORDS) for h in hyps)  # the lexicon is applied
+
+    proc = run(*common, "--out-dir", str(tmp_path / "b"), "--decode-config", str(cfg),
+               "--beam-size", "4")
+    assert json.loads((tmp_path / "b" / "wer.json").read_text())["decoder"]["beam_size"] == 4
+    proc = run(*common, "--out-dir", str(tmp_path / "c"), "--decode-config", str(cfg),
+               "--decoder", "greedy")
+    assert json.loads((tmp_path / "c" / "wer.json").read_text())["decoder"] == {"type": "greedy"}
