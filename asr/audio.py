@@ -119,6 +119,27 @@ def _mono(path: str, data: np.ndarray) -> np.ndarray:
     return wave
 
 
+def _read(path: str, f: sf.SoundFile, frames: int = -1) -> np.ndarray:
+    """Up to `frames` frames (all: -1) as float32 (N, C); decoder errors become AudioError."""
+    try:
+        return f.read(frames, dtype="float32", always_2d=True)
+    except (RuntimeError, OSError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise _error(path, f"truncated or corrupt audio (soundfile: {detail})") from exc
+
+
+def _check_decoded(path: str, declared: int, decoded: int) -> None:
+    """Raise AudioError when fewer frames decoded than the header declared, or none at all."""
+    if decoded < declared:
+        raise _error(
+            path,
+            f"truncated or corrupt audio (header declares {declared} frames, "
+            f"only {decoded} could be decoded)",
+        )
+    if decoded == 0:
+        raise _error(path, "zero-length audio (0 frames, no samples)")
+
+
 def audio_info(path: str | Path) -> tuple[float, int]:
     """Return ``(duration_seconds, sample_rate)`` read from the header (no decoding).
 
@@ -162,20 +183,9 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
         _check_header(path, f)
         declared = f.frames
         rate = f.samplerate
-        try:
-            data = f.read(dtype="float32", always_2d=True)
-        except (RuntimeError, OSError, ValueError) as exc:
-            detail = " ".join(str(exc).split())
-            raise _error(path, f"truncated or corrupt audio (soundfile: {detail})") from exc
+        data = _read(path, f)
 
-    if data.shape[0] < declared:
-        raise _error(
-            path,
-            f"truncated or corrupt audio (header declares {declared} frames, "
-            f"only {data.shape[0]} could be decoded)",
-        )
-    if data.shape[0] == 0:
-        raise _error(path, "zero-length audio (0 frames, no samples)")
+    _check_decoded(path, declared, data.shape[0])
     if rate <= 0:
         raise _error(path, f"invalid sample rate {rate} in header")
 
@@ -217,11 +227,7 @@ def read_blocks(
         size = max(int(block_seconds * rate), 1)
         done = 0
         while True:
-            try:
-                data = f.read(size, dtype="float32", always_2d=True)
-            except (RuntimeError, OSError, ValueError) as exc:
-                detail = " ".join(str(exc).split())
-                raise _error(path, f"truncated or corrupt audio (soundfile: {detail})") from exc
+            data = _read(path, f, size)
             done += data.shape[0]
             last = data.shape[0] < size
             wave = _mono(path, data)
@@ -231,11 +237,4 @@ def read_blocks(
                 yield np.clip(wave, -1.0, 1.0).astype(np.float32, copy=False)
             if last:
                 break
-    if done < declared:
-        raise _error(
-            path,
-            f"truncated or corrupt audio (header declares {declared} frames, "
-            f"only {done} could be decoded)",
-        )
-    if done == 0:
-        raise _error(path, "zero-length audio (0 frames, no samples)")
+    _check_decoded(path, declared, done)
