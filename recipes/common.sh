@@ -15,3 +15,14 @@ best_checkpoint() {
 first_audio() {
   head -n1 "$1" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])"
 }
+# 3-gram LM from text file $4 (sentences of file $5 left out), alpha/beta tuned on $data/dev.jsonl,
+# beam search on $data/test.jsonl with its report, compared with the greedy report of
+# $exp/eval_test. Args: checkpoint, data dir, experiment dir, LM text, held-out text.
+lm_beam_search() {
+  local ckpt=$1 data=$2 exp=$3 lm=$3/lm/3gram.arpa
+  asr lm build --text "$4" --exclude "$5" --order 3 --out "$lm"
+  asr tune-lm --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm"
+  asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test_lm" \
+    --lm "$lm" --report "$exp/eval_test_lm/report" --train-log "$exp"
+  asr compare "$exp/eval_test/report" "$exp/eval_test_lm/report" --out "$exp/compare_greedy_lm"
+}

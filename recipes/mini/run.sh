@@ -56,14 +56,9 @@ if run_stage 5; then
   say 5 "transcribe $wav"
   asr transcribe "$wav" --checkpoint "$ckpt"
 fi
-lm=$exp/lm/3gram.arpa
 if run_stage 6; then
   say 6 "3-gram LM from the training transcripts, tune alpha/beta on dev, beam search on test"
-  asr lm build --text "$data/train.jsonl" --exclude "$data/test.jsonl" --order 3 --out "$lm"
-  asr tune-lm --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm"
-  asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test_lm" \
-    --lm "$lm" --report "$exp/eval_test_lm/report" --train-log "$exp"
-  asr compare "$exp/eval_test/report" "$exp/eval_test_lm/report" --out "$exp/compare_greedy_lm"
+  lm_beam_search "$ckpt" "$data" "$exp" "$data/train.jsonl" "$data/test.jsonl"
 fi
 echo "checkpoint: $ckpt"
 echo "WER summary: $exp/eval_test/wer.json"
