@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -19,6 +20,7 @@ from asr.data.synth import (
     load_grammar,
     read_text_file,
     split_voices,
+    synthesize,
     synthesize_corpus,
 )
 
@@ -151,6 +153,27 @@ def test_synthesize_from_text_file(tmp_path):
     assert len(texts) == 3  # two sentences, cycled
     assert set(texts) == {"THE RED BOAT IS ON THE LAKE", "WE DON'T LIKE COLD SOUP"}
     assert len(list(dirs["mine"].glob("*/*/*.flac"))) == 3
+
+
+def _longest_pause(audio: np.ndarray, sr: int = 16000) -> float:
+    """Longest run (s) of 10 ms frames at least 40 dB below the peak, inside the speech."""
+    frames = audio[: audio.size // 160 * 160].reshape(-1, 160)
+    loud = np.abs(frames).max(axis=1) > 0.01 * np.abs(audio).max()
+    inside = loud[np.argmax(loud) : loud.size - np.argmax(loud[::-1])]
+    longest = run = 0
+    for is_loud in inside:
+        run = 0 if is_loud else run + 1
+        longest = max(longest, run)
+    return longest * 160 / sr
+
+
+@needs_espeak
+def test_word_gap_puts_pauses_between_words():
+    plain = synthesize("red garden yellow", "en-us+m3", rate=175)
+    gapped = synthesize("red garden yellow", "en-us+m3", rate=175, word_gap=40)
+    assert _longest_pause(plain) < 0.15
+    assert 0.3 < _longest_pause(gapped) < 0.6  # 40 x 10 ms at 175 words per minute
+    assert gapped.size - plain.size > 2 * 0.3 * 16000  # two gaps
 
 
 def test_missing_espeak_is_explained(tmp_path, monkeypatch):

@@ -59,11 +59,16 @@ VARIANTS: dict[str, str] = {
 }
 RATE_RANGE = (130, 200)  # words per minute (espeak-ng -s)
 PITCH_RANGE = (30, 70)  # espeak-ng -p, 0-99
+# A share of the utterances is spoken with pauses between words (espeak-ng -g, in units of 10 ms
+# at 175 words per minute, longer when slower): without them a model never sees silence inside
+# a sentence and runs words separated by a pause together.
+PAUSE_SHARE = 0.3
+WORD_GAP_RANGE = (5, 40)
 MIN_WORDS, MAX_WORDS = 5, 14
 KEEP_SILENCE_S = 0.15  # silence kept before and after the speech when trimming
 
 _MARKER = ".complete"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _REF = re.compile(r"^<([A-Z0-9_]+)>$")
 _WORD = re.compile(r"^[a-z]+(?:'[a-z]+)*$")
 _CLEAN = re.compile(r"^[A-Z']+(?: [A-Z']+)*$")
@@ -245,12 +250,16 @@ def _espeak() -> str:
     return exe
 
 
-def synthesize(text: str, voice: str, rate: int = 175, pitch: int = 50) -> np.ndarray:
+def synthesize(
+    text: str, voice: str, rate: int = 175, pitch: int = 50, word_gap: int = 0
+) -> np.ndarray:
     """Speak `text` with espeak-ng; return float32 mono 16 kHz audio.
 
-    Silence is trimmed, or padded with zeros, to KEEP_SILENCE_S before and after the speech.
+    ``word_gap`` adds a pause between words (espeak-ng ``-g``: units of 10 ms at 175 words per
+    minute). Silence is trimmed, or padded with zeros, to KEEP_SILENCE_S before and after the speech.
     """
-    cmd = [_espeak(), "-v", voice, "-s", str(rate), "-p", str(pitch), "--stdout", text]
+    cmd = [_espeak(), "-v", voice, "-s", str(rate), "-p", str(pitch), "-g", str(word_gap),
+           "--stdout", text]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
         err = proc.stderr.decode(errors="replace").strip()
@@ -274,10 +283,11 @@ class _Utterance:
     text: str  # upper-case transcript
     rate: int
     pitch: int
+    word_gap: int
 
 
 def _render(utt: _Utterance, root: Path) -> float:
-    audio = synthesize(utt.text.lower(), utt.voice, utt.rate, utt.pitch)
+    audio = synthesize(utt.text.lower(), utt.voice, utt.rate, utt.pitch, utt.word_gap)
     sf.write(root / utt.path, np.clip(audio, -1.0, 1.0), SAMPLE_RATE, format="FLAC",
              subtype="PCM_16")
     return len(audio) / SAMPLE_RATE
@@ -288,7 +298,8 @@ def _render(utt: _Utterance, root: Path) -> float:
 
 def _plan(texts: list[str], voices: list[str], speakers: dict[str, int], chapter: int,
           rng: random.Random) -> list[_Utterance]:
-    """Give each text a voice (balanced round robin over a shuffled list), rate and pitch."""
+    """Give each text a voice (balanced round robin over a shuffled list), rate, pitch and
+    word gap (0, or drawn from WORD_GAP_RANGE for a PAUSE_SHARE of the texts)."""
     order = list(voices)
     rng.shuffle(order)
     counts: dict[str, int] = {}
@@ -298,8 +309,10 @@ def _plan(texts: list[str], voices: list[str], speakers: dict[str, int], chapter
         spk = speakers[voice]
         n = counts[voice] = counts.get(voice, -1) + 1
         uid = f"{spk}-{chapter}-{n:04d}"
+        rate, pitch = rng.randint(*RATE_RANGE), rng.randint(*PITCH_RANGE)
+        gap = rng.randint(*WORD_GAP_RANGE) if rng.random() < PAUSE_SHARE else 0
         plan.append(_Utterance(uid, Path(str(spk), str(chapter), f"{uid}.flac"), voice, text,
-                               rng.randint(*RATE_RANGE), rng.randint(*PITCH_RANGE)))
+                               rate, pitch, gap))
     return plan
 
 
@@ -399,6 +412,8 @@ def synthesize_corpus(
             "voices": pool,
             "rate_range": list(RATE_RANGE),
             "pitch_range": list(PITCH_RANGE),
+            "pause_share": PAUSE_SHARE,
+            "word_gap_range": list(WORD_GAP_RANGE),
             "sample_rate": SAMPLE_RATE,
         }
         final = out_dir / name
