@@ -1,14 +1,16 @@
 """Benchmark `asr transcribe`: real-time factor on one CPU core and peak memory on a long file.
 
     python scripts/bench_transcribe.py --checkpoint CKPT --corpus recipes/mini/corpus/test \
-        [--minutes 60] [--rtf-minutes 5] [--work /tmp/bench_transcribe] [--onnx]
+        [--minutes 60] [--rtf-minutes 5] [--work /tmp/bench_transcribe] [--onnx] [--lm LM]
 
 1. Builds a long file by tiling the corpus's utterances (LibriSpeech layout, with transcripts)
    with 0.3 s pauses, streamed to FLAC (never held whole), plus its reference text.
 2. RTF in this process, one thread (``torch.set_num_threads(1)``), greedy, on the first
    ``--rtf-minutes`` minutes (model, windows, decoding, alignment, stitching; file reading
    included); with ``--onnx`` also through onnxruntime on one thread. The same file decoded
-   in one piece: the words and times that the 30 s windows change.
+   in one piece: the words and times that the 30 s windows change. With ``--lm``, also beam
+   search with that LM (flashlight-text, alpha/beta from ``<lm>.tuned.json`` when there):
+   RTF and WER of the same file.
 3. The whole CLI as a user runs it on the long file, pinned to one core
    (``taskset -c 0 asr transcribe --threads 1 --output-dir ...`` under ``/usr/bin/time -v``):
    wall time, RTF, peak resident memory; and the WER of the one-file transcript against the
@@ -113,6 +115,7 @@ def main() -> None:
     ap.add_argument("--rtf-minutes", type=float, default=5.0)
     ap.add_argument("--work", default="/tmp/bench_transcribe")
     ap.add_argument("--onnx", action="store_true", help="also time the ONNX export")
+    ap.add_argument("--lm", help="also time beam search with this n-gram LM (ARPA or binary)")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -128,6 +131,20 @@ def main() -> None:
         wer = word_errors([short_ref], [" ".join(w.word for w in found)])
         print(
             f"WER vs references, {name}: {100 * wer.rate:.2f} % "
+            f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
+        )
+    if args.lm:
+        from asr.decode import BeamSearchDecoder
+
+        vocab = load_recognizer(args.checkpoint).vocab
+        started = time.perf_counter()
+        decoder = BeamSearchDecoder(["", *vocab], args.lm)
+        load = time.perf_counter() - started
+        rtf, cpu, found = rtf_in_process(args.checkpoint, short, seconds, decoder=decoder)
+        wer = word_errors([short_ref], [" ".join(w.word for w in found)])
+        print(
+            f"RTF (1 thread, PyTorch, beam {decoder.config}): {rtf:.4f} (CPU time {cpu:.4f}), "
+            f"LM load {load:.2f} s; WER vs references {100 * wer.rate:.2f} % "
             f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
         )
     if args.onnx:
