@@ -537,9 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", type=int, default=3)
     p.add_argument("--exclude", nargs="+", help="files of held-out sentences to leave out")
     p.add_argument("--estimator", choices=["auto", "lmplz", "python"], default="auto",
-                   help="KenLM's lmplz (auto: when on PATH) or the Python estimator")
+                   help="KenLM's lmplz (auto: when found) or the Python estimator")
     p.add_argument("--binary", action="store_true",
-                   help="also write a KenLM binary <out stem>.bin (needs build_binary on PATH)")
+                   help="also write a KenLM binary <out stem>.bin (needs KenLM's build_binary)")
     p.set_defaults(func=cmd_lm_build)
     p = lm_sub.add_parser("download-librispeech", help="an official LibriSpeech LM (openslr 11)")
     p.add_argument("--out-dir", required=True)

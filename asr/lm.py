@@ -7,8 +7,9 @@ counts (distinct left extensions) except n-grams starting with ``<s>``, which ke
 three discounts per order from the count-of-counts; unigrams interpolate with the uniform
 distribution over the vocabulary (``<unk>`` and ``</s>`` included, ``<s>`` excluded). The ARPA
 backoff of a context is its interpolation weight, so the file is exact, not renormalised.
-``lmplz`` itself is used when it is on PATH (``estimator="auto"``): it is faster and leaner on
-large corpora; the Python estimator holds every n-gram in memory (fine up to a few million words).
+``lmplz`` itself is used when it is found (``estimator="auto"``; see `kenlm_tool`): it is faster
+and leaner on large corpora; the Python estimator holds every n-gram in memory (fine up to a few
+million words). ``scripts/build_kenlm.sh`` builds lmplz and build_binary into the venv.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 import math
 import shutil
 import subprocess
+import sys
 import tempfile
 import urllib.request
 from collections import Counter, defaultdict
@@ -170,6 +172,13 @@ def write_arpa(model: list[dict[tuple, tuple]], path: str | Path) -> Path:
     return path
 
 
+def kenlm_tool(name: str) -> str | None:
+    """Path of a KenLM program (``lmplz``, ``build_binary``): on PATH, else next to the Python
+    interpreter, where ``scripts/build_kenlm.sh`` installs it (a venv's bin, which is not on
+    PATH when its ``asr`` is run without activating it). None if neither has it."""
+    return shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+
+
 def build_lm(
     text: Sequence[str | Path],
     out: str | Path,
@@ -180,7 +189,7 @@ def build_lm(
 ) -> dict:
     """Build an ARPA n-gram LM from text files (see `read_text`), leaving out every sentence
     whose text or id occurs in the `exclude` files (held-out test/dev text). `estimator`:
-    ``lmplz`` (KenLM, on PATH), ``python`` (`estimate_kn`) or ``auto`` (lmplz when found).
+    ``lmplz`` (KenLM, see `kenlm_tool`), ``python`` (`estimate_kn`) or ``auto`` (lmplz when found).
     Also writes ``<out>.words``, the LM's vocabulary (a lexicon for the beam decoder), and with
     `binary` a KenLM binary ``<out stem>.bin`` (faster to load; needs ``build_binary``).
     Returns a summary dict."""
@@ -192,12 +201,12 @@ def build_lm(
     kept = [t for i, t in sentences if t not in held_texts and (i is None or i not in held_ids)]
     if not kept:
         raise LMError(f"no sentences left in {', '.join(map(str, text))}")
-    lmplz = shutil.which("lmplz")
+    lmplz = kenlm_tool("lmplz")
     if estimator == "lmplz" and not lmplz:
-        raise LMError("lmplz is not on PATH (build it from KenLM, or use --estimator python)")
-    build_binary = shutil.which("build_binary")
+        raise LMError("lmplz not found (scripts/build_kenlm.sh builds it; or --estimator python)")
+    build_binary = kenlm_tool("build_binary")
     if binary and not build_binary:
-        raise LMError("build_binary is not on PATH (build it from KenLM)")
+        raise LMError("build_binary not found (scripts/build_kenlm.sh builds it)")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if lmplz and estimator != "python":

@@ -3,6 +3,8 @@
 #   TORCH_SPEC   torch requirement installed first (default: the CPU build torch==2.13.0;
 #                set e.g. TORCH_SPEC="torch" on a GPU machine to get the CUDA build)
 #   ASR_VENV     where the virtual environment lives (default: <repo>/.venv)
+#   ASR_KENLM=1  also build KenLM's lmplz and build_binary into it (scripts/build_kenlm.sh; off
+#                by default: 'asr lm build' has its own estimator)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${ASR_VENV:-$root/.venv}"
@@ -27,4 +29,7 @@ if ! command -v espeak-ng >/dev/null 2>&1; then
   command -v espeak-ng >/dev/null 2>&1 || echo "[setup] espeak-ng is not installed: 'asr synth' needs it." \
     "Install it with your package manager (Debian/Ubuntu: sudo apt-get install espeak-ng;" \
     "macOS: brew install espeak-ng) and run again." >&2
+fi
+if [ "${ASR_KENLM:-0}" = 1 ]; then
+  ASR_VENV="$venv" bash "$root/scripts/build_kenlm.sh"
 fi

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
+import sys
 
 import pytest
 
@@ -19,6 +19,7 @@ from asr.lm import (
     build_lm,
     download_librispeech_lm,
     estimate_kn,
+    kenlm_tool,
     kn_discounts,
     read_text,
     tune_weights,
@@ -102,7 +103,23 @@ def test_arpa_file_loads_in_kenlm_with_the_same_scores(tmp_path):
     )
 
 
-@pytest.mark.skipif(shutil.which("lmplz") is None, reason="KenLM's lmplz is not on PATH")
+def test_kenlm_tool_is_found_on_path_or_next_to_the_interpreter(tmp_path, monkeypatch):
+    venv_bin, path_bin = tmp_path / "venv" / "bin", tmp_path / "path"
+    for d in (venv_bin, path_bin):
+        d.mkdir(parents=True)
+    (venv_bin / "python").touch()
+    monkeypatch.setattr(sys, "executable", str(venv_bin / "python"))
+    monkeypatch.setenv("PATH", str(path_bin))
+    assert kenlm_tool("lmplz") is None
+    (venv_bin / "lmplz").write_text("#!/bin/sh\n")
+    (venv_bin / "lmplz").chmod(0o755)
+    assert kenlm_tool("lmplz") == str(venv_bin / "lmplz")  # a venv's bin, not on PATH
+    (path_bin / "lmplz").write_text("#!/bin/sh\n")
+    (path_bin / "lmplz").chmod(0o755)
+    assert kenlm_tool("lmplz") == str(path_bin / "lmplz")  # PATH first
+
+
+@pytest.mark.skipif(kenlm_tool("lmplz") is None, reason="no lmplz (scripts/build_kenlm.sh)")
 def test_python_estimator_agrees_with_lmplz(tmp_path):
     rng = random.Random(1)
     words = [f"W{i}" for i in range(40)]
