@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import asr.lm as lm_module
 from asr.cli import main
 from asr.decode import BeamSearchDecoder, read_words
 from asr.lm import (
@@ -21,6 +22,7 @@ from asr.lm import (
     estimate_kn,
     kenlm_tool,
     kn_discounts,
+    lmplz_memory,
     read_text,
     tune_weights,
     write_arpa,
@@ -218,3 +220,10 @@ def test_librispeech_lm_download_is_atomic_and_cached(tmp_path):
     assert not list((tmp_path / "lm").glob("*.part"))
     with pytest.raises(LMError, match="unknown LibriSpeech LM"):
         download_librispeech_lm(tmp_path / "lm", "5-gram.arpa")
+
+
+def test_lmplz_memory_grows_with_the_text_within_bounds(monkeypatch):
+    monkeypatch.setattr(lm_module, "_ram_mib", lambda: 16 * 1024)
+    assert lmplz_memory(0) == "100M"  # the floor: lmplz aborts below ~24 MB
+    assert lmplz_memory(50 * 2**20) == "1000M"
+    assert lmplz_memory(10 * 2**30) == "20%"  # the cap

@@ -256,7 +256,8 @@ def synthesize(
     """Speak `text` with espeak-ng; return float32 mono 16 kHz audio.
 
     ``word_gap`` adds a pause between words (espeak-ng ``-g``: units of 10 ms at 175 words per
-    minute). Silence is trimmed, or padded with zeros, to KEEP_SILENCE_S before and after the speech.
+    minute). Silence is trimmed, or padded with zeros, to KEEP_SILENCE_S before and after the
+    speech.
     """
     cmd = [_espeak(), "-v", voice, "-s", str(rate), "-p", str(pitch), "-g", str(word_gap),
            "--stdout", text]
