@@ -44,6 +44,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         text_file=args.text,
         n_test_variants=args.test_variants,
         jobs=args.jobs,
+        pause_share=args.pause_share,
     )
     for name, path in dirs.items():
         print(f"{name}: {path}")
@@ -415,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", type=int, default=200, help="test sentences (unseen voices)")
     p.add_argument("--test-variants", type=int, default=2, help="voice variants held out for test")
     p.add_argument("--text", help="sentences from this file (one per line) instead of the grammar")
+    p.add_argument("--pause-share", type=float, default=0.5,
+                   help="share of sentences with pauses at 1-3 word boundaries")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=None)
     p.set_defaults(func=cmd_synth)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 from pathlib import Path
@@ -12,8 +13,11 @@ import pytest
 import soundfile as sf
 
 from asr.data.synth import (
+    MAX_PAUSES,
     MAX_WORDS,
     MIN_WORDS,
+    PAUSE_RANGE_S,
+    _plan,
     generate_sentences,
     grammar_vocabulary,
     list_voices,
@@ -126,7 +130,7 @@ def test_synthesize_tiny_corpus(tmp_path):
             info = sf.info(path)
             assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
             assert info.subtype == "PCM_16"
-            assert 0.8 < info.duration < 16  # 14 slow words with the longest pauses: ~14 s
+            assert 0.8 < info.duration < 12
             audio, _ = sf.read(path)
             assert abs(audio).max() > 0.05
 
@@ -168,12 +172,27 @@ def _longest_pause(audio: np.ndarray, sr: int = 16000) -> float:
 
 
 @needs_espeak
-def test_word_gap_puts_pauses_between_words():
+def test_pauses_go_between_the_given_words():
     plain = synthesize("red garden yellow", "en-us+m3", rate=175)
-    gapped = synthesize("red garden yellow", "en-us+m3", rate=175, word_gap=40)
+    paused = synthesize("red garden yellow", "en-us+m3", rate=175, pauses=[(1, 0.6), (0, 0.3)])
     assert _longest_pause(plain) < 0.15
-    assert 0.3 < _longest_pause(gapped) < 0.6  # 40 x 10 ms at 175 words per minute
-    assert gapped.size - plain.size > 2 * 0.3 * 16000  # two gaps
+    assert 0.55 < _longest_pause(paused) < 0.7
+    assert abs((paused.size - plain.size) / 16000 - 0.9) < 0.15  # the two pauses
+
+
+def test_plan_gives_pauses_to_about_half_of_the_texts():
+    texts = [s.upper() for s in generate_sentences(400, seed=3)]
+    voices = list_voices()[:4]
+    plan = _plan(texts, voices, {v: i for i, v in enumerate(voices)}, 1, random.Random(0))
+    paused = [u for u in plan if u.pauses]
+    assert 0.4 < len(paused) / len(plan) < 0.6
+    none = _plan(texts, voices, {v: i for i, v in enumerate(voices)}, 1, random.Random(0), 0.0)
+    assert not any(u.pauses for u in none)
+    for u in paused:
+        where = [i for i, _ in u.pauses]
+        assert where == sorted(set(where)) and 1 <= len(where) <= MAX_PAUSES
+        assert 0 <= where[0] and where[-1] < len(u.text.split()) - 1  # between two words
+        assert all(PAUSE_RANGE_S[0] <= s <= PAUSE_RANGE_S[1] for _, s in u.pauses)
 
 
 def test_missing_espeak_is_explained(tmp_path, monkeypatch):

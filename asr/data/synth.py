@@ -59,11 +59,11 @@ VARIANTS: dict[str, str] = {
 }
 RATE_RANGE = (130, 200)  # words per minute (espeak-ng -s)
 PITCH_RANGE = (30, 70)  # espeak-ng -p, 0-99
-# A share of the utterances is spoken with pauses between words (espeak-ng -g, in units of 10 ms
-# at 175 words per minute, longer when slower): without them a model never sees silence inside
-# a sentence and runs words separated by a pause together.
-PAUSE_SHARE = 0.3
-WORD_GAP_RANGE = (5, 40)
+# Half of the utterances pause at 1-3 word boundaries (an SSML <break>): without pauses in
+# training a model never sees silence inside a sentence and runs words separated by one together.
+PAUSE_SHARE = 0.5
+MAX_PAUSES = 3
+PAUSE_RANGE_S = (0.15, 0.7)
 MIN_WORDS, MAX_WORDS = 5, 14
 KEEP_SILENCE_S = 0.15  # silence kept before and after the speech when trimming
 
@@ -251,16 +251,25 @@ def _espeak() -> str:
 
 
 def synthesize(
-    text: str, voice: str, rate: int = 175, pitch: int = 50, word_gap: int = 0
+    text: str,
+    voice: str,
+    rate: int = 175,
+    pitch: int = 50,
+    pauses: Sequence[tuple[int, float]] = (),
 ) -> np.ndarray:
     """Speak `text` with espeak-ng; return float32 mono 16 kHz audio.
 
-    ``word_gap`` adds a pause between words (espeak-ng ``-g``: units of 10 ms at 175 words per
-    minute). Silence is trimmed, or padded with zeros, to KEEP_SILENCE_S before and after the
-    speech.
+    ``pauses``: (i, seconds) pairs, a pause of that length after the i-th word (0-based; an SSML
+    ``<break>``, so `text` must hold no markup characters). Silence is trimmed, or padded with
+    zeros, to KEEP_SILENCE_S before and after the speech.
     """
-    cmd = [_espeak(), "-v", voice, "-s", str(rate), "-p", str(pitch), "-g", str(word_gap),
-           "--stdout", text]
+    cmd = [_espeak(), "-v", voice, "-s", str(rate), "-p", str(pitch), "--stdout"]
+    if pauses:
+        words = text.split()
+        for i, seconds in sorted(pauses, reverse=True):
+            words.insert(i + 1, f'<break time="{round(seconds * 1000)}ms"/>')
+        cmd, text = [*cmd, "-m"], " ".join(words)
+    cmd.append(text)
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
         err = proc.stderr.decode(errors="replace").strip()
@@ -284,11 +293,11 @@ class _Utterance:
     text: str  # upper-case transcript
     rate: int
     pitch: int
-    word_gap: int
+    pauses: tuple[tuple[int, float], ...]  # (after word i, seconds)
 
 
 def _render(utt: _Utterance, root: Path) -> float:
-    audio = synthesize(utt.text.lower(), utt.voice, utt.rate, utt.pitch, utt.word_gap)
+    audio = synthesize(utt.text.lower(), utt.voice, utt.rate, utt.pitch, utt.pauses)
     sf.write(root / utt.path, np.clip(audio, -1.0, 1.0), SAMPLE_RATE, format="FLAC",
              subtype="PCM_16")
     return len(audio) / SAMPLE_RATE
@@ -298,9 +307,9 @@ def _render(utt: _Utterance, root: Path) -> float:
 
 
 def _plan(texts: list[str], voices: list[str], speakers: dict[str, int], chapter: int,
-          rng: random.Random) -> list[_Utterance]:
-    """Give each text a voice (balanced round robin over a shuffled list), rate, pitch and
-    word gap (0, or drawn from WORD_GAP_RANGE for a PAUSE_SHARE of the texts)."""
+          rng: random.Random, pause_share: float = PAUSE_SHARE) -> list[_Utterance]:
+    """Give each text a voice (balanced round robin over a shuffled list), rate, pitch and,
+    for a `pause_share` of them, pauses at 1..MAX_PAUSES random word boundaries."""
     order = list(voices)
     rng.shuffle(order)
     counts: dict[str, int] = {}
@@ -311,9 +320,13 @@ def _plan(texts: list[str], voices: list[str], speakers: dict[str, int], chapter
         n = counts[voice] = counts.get(voice, -1) + 1
         uid = f"{spk}-{chapter}-{n:04d}"
         rate, pitch = rng.randint(*RATE_RANGE), rng.randint(*PITCH_RANGE)
-        gap = rng.randint(*WORD_GAP_RANGE) if rng.random() < PAUSE_SHARE else 0
+        pauses: tuple[tuple[int, float], ...] = ()
+        boundaries = len(text.split()) - 1
+        if boundaries > 0 and rng.random() < pause_share:
+            where = rng.sample(range(boundaries), min(rng.randint(1, MAX_PAUSES), boundaries))
+            pauses = tuple((i, round(rng.uniform(*PAUSE_RANGE_S), 2)) for i in sorted(where))
         plan.append(_Utterance(uid, Path(str(spk), str(chapter), f"{uid}.flac"), voice, text,
-                               rate, pitch, gap))
+                               rate, pitch, pauses))
     return plan
 
 
@@ -366,6 +379,7 @@ def synthesize_corpus(
     test_subsets: Sequence[str] = ("test",),
     n_test_variants: int = 2,
     jobs: int | None = None,
+    pause_share: float = PAUSE_SHARE,
 ) -> dict[str, Path]:
     """Synthesize a LibriSpeech-layout corpus with espeak-ng; return {subset: directory}.
 
@@ -379,6 +393,8 @@ def synthesize_corpus(
         test_subsets: subsets spoken by held-out voices (variants unseen in the others).
         n_test_variants: voice variants held out for the test subsets.
         jobs: parallel espeak-ng processes (default: number of CPUs).
+        pause_share: share of the utterances with pauses of PAUSE_RANGE_S at 1..MAX_PAUSES
+            random word boundaries (0: none).
 
     A finished subset carries a ``.complete`` marker with its parameters and is skipped when
     asked for again with the same parameters; other parameters raise an error. Subsets are
@@ -389,6 +405,8 @@ def synthesize_corpus(
     bad = {name: n for name, n in subsets.items() if n < 1 or "/" in name or name.startswith(".")}
     if bad:
         raise ValueError(f"invalid subsets (need a plain name and a count >= 1): {bad}")
+    if not 0.0 <= pause_share <= 1.0:
+        raise ValueError(f"pause_share must be between 0 and 1, got {pause_share}")
     _espeak()
     jobs = jobs or os.cpu_count() or 1
     out_dir = Path(out_dir)
@@ -413,8 +431,7 @@ def synthesize_corpus(
             "voices": pool,
             "rate_range": list(RATE_RANGE),
             "pitch_range": list(PITCH_RANGE),
-            "pause_share": PAUSE_SHARE,
-            "word_gap_range": list(WORD_GAP_RANGE),
+            "pauses": {"share": pause_share, "max": MAX_PAUSES, "seconds": list(PAUSE_RANGE_S)},
             "sample_rate": SAMPLE_RATE,
         }
         final = out_dir / name
@@ -436,7 +453,8 @@ def synthesize_corpus(
         if tmp.exists():
             shutil.rmtree(tmp)  # left over from an interrupted run
         tmp.mkdir(parents=True)
-        plan = _plan(subset_texts, pool, speakers, chapter, random.Random(f"{seed}/{name}"))
+        plan = _plan(subset_texts, pool, speakers, chapter, random.Random(f"{seed}/{name}"),
+                     pause_share)
         started = time.perf_counter()
         seconds = _write_subset(tmp, plan, speakers, jobs)
         stats = {
