@@ -21,7 +21,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-__all__ = ["AudioError", "audio_info", "load_audio", "read_blocks"]
+__all__ = ["AUDIO_SUFFIXES", "AudioError", "audio_info", "find_audio", "load_audio", "read_blocks"]
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus")  # what directories are searched for
 
 # libsndfile's header log reports a chunk whose declared size runs past the end of the
 # file as e.g. "data : 32000 (should be 16000)" (WAV/CAF), " SSND : ..." (AIFF),
@@ -51,6 +53,21 @@ class AudioError(ValueError):
         super().__init__(message)
         self.path = path
         self.problem = problem
+
+
+def find_audio(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
+    """Files to transcribe from files and directories (searched recursively for
+    `AUDIO_SUFFIXES`, sorted), and the directories that held none."""
+    files, empty = [], []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
+            files += found
+            if not found:
+                empty.append(p)
+        else:
+            files.append(p)
+    return files, empty
 
 
 def _error(path: str | Path, problem: str) -> AudioError:

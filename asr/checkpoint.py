@@ -66,8 +66,10 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: truncated or not a checkpoint ({err})") from None
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> SpeechRecognizer:
-    """Rebuild the recognizer from a training checkpoint alone, in eval mode on `device`."""
+def load_module(path: str | Path, device: str | torch.device = "cpu") -> SpeechRecognizer:
+    """Rebuild the network (the ``nn.Module``) from a training checkpoint alone, in eval mode
+    on `device`: for training-side uses (export, averaging, tests). To recognize speech, use
+    ``asr.load_model`` (asr.recognizer), which also reads ONNX and TorchScript files."""
     ckpt = read_checkpoint(path)
     try:
         hp = ckpt["hyper_parameters"]

@@ -1,23 +1,121 @@
-"""YAML configs with composition and command-line overrides (OmegaConf).
+"""Typed configs: one dataclass schema per section (the only place defaults are written), YAML
+files composed on it, and ``key=value`` overrides from the command line (OmegaConf).
 
-A config may list other configs to merge first under ``defaults`` (paths relative to its own
-folder, ``.yaml`` optional), e.g. ``defaults: [base, model/bilstm_small]``; keys of the file
-itself win, then ``key=value`` overrides from the command line (``model.rnn_type=gru``).
+A config file states only what differs from the schema. It may list other files to merge first
+under ``defaults`` (paths relative to its own folder, ``.yaml`` optional), e.g.
+``defaults: [model/deepspeech2]``; keys of the file itself win, then the overrides
+(``model.rnn_type=gru``). An unknown key or a value of the wrong type is a `ConfigError` naming
+the key and the file (or "command line"). ``asr config CFG [key=value ...]`` prints the result.
+
+Sections: ``model`` (`asr.model.ModelDims`), ``features`` (`asr.features.FeatureConfig`),
+``specaug`` (`asr.features.SpecAugConfig`), ``decode`` (`asr.decode.DecodeConfig`), and the ones
+below; ``trainer`` holds `lightning.Trainer` arguments, passed on as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from asr.decode import DecodeConfig, DecoderError
+from asr.features import FeatureConfig, SpecAugConfig
+from asr.model import ModelDims
 
 
 class ConfigError(ValueError):
-    pass
+    """A config that cannot be used; the message names the file or key and the problem."""
 
 
-def _load(path: Path, seen: tuple[Path, ...] = ()) -> DictConfig:
+@dataclass
+class DataConfig:
+    train_manifest: str = MISSING
+    val_manifest: str = MISSING
+    max_batch_seconds: float = 60.0  # cap on padded audio seconds per batch (longest x count)
+    max_batch_size: int | None = None
+    num_workers: int = 1
+    speed_perturb: list[float] | None = None  # e.g. [0.9, 1.0, 1.1]; training only
+    cmvn_utterances: int = 500  # for features.normalize=global
+    max_duration: float | None = None  # seconds; longer utterances are skipped in training
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1.0e-3  # AdamW peak learning rate
+    weight_decay: float = 1.0e-2
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    warmup_steps: int = 100  # linear warm-up, then cosine decay
+    min_lr_ratio: float = 0.02  # cosine decay to lr * min_lr_ratio at the last step
+    max_bad_steps: int = 20  # stop after this many skipped steps in a row (NaN/inf or GPU OOM)
+
+
+@dataclass
+class CheckpointConfig:
+    every_n_steps: int | None = 500  # also rewrite last.ckpt every N steps (None: epoch ends only)
+
+
+def _trainer_defaults() -> dict[str, Any]:
+    return {
+        "accelerator": "auto",
+        "devices": 1,
+        "num_nodes": 1,
+        "strategy": "auto",
+        "precision": "32-true",  # bf16-mixed on recent GPUs
+        "max_epochs": 10,
+        "gradient_clip_val": 5.0,
+        "log_every_n_steps": 10,
+        "num_sanity_val_steps": 0,
+    }
+
+
+@dataclass
+class TrainConfig:
+    """A whole training run (``asr train --config``)."""
+
+    seed: int = 0
+    exp_dir: str = "exp/default"
+    resume: str | None = None  # checkpoint to continue from (<exp_dir>/checkpoints/last.ckpt)
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    specaug: SpecAugConfig = field(default_factory=SpecAugConfig)  # training only
+    model: ModelDims = field(default_factory=ModelDims)  # n_input, vocab_size: set by training
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    trainer: dict[str, Any] = field(default_factory=_trainer_defaults)  # lightning.Trainer(**)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)  # asr evaluate --decode-config
+
+
+def _error(source: str, err: OmegaConfBaseException) -> ConfigError:
+    key = getattr(err, "full_key", None)
+    msg = str(err).splitlines()[0].strip()
+    if "not in" in msg and key:
+        msg = "unknown key"
+    return ConfigError(f"{source}: {key + ': ' if key else ''}{msg}")
+
+
+def _merge(base: DictConfig, other: Any, source: str) -> DictConfig:
+    try:
+        return OmegaConf.merge(base, other)
+    except OmegaConfBaseException as err:
+        raise _error(source, err) from None
+
+
+def _read(path: Path) -> DictConfig:
+    try:
+        cfg = OmegaConf.load(path)
+    except Exception as err:  # YAML syntax errors come from yaml, not OmegaConf
+        raise ConfigError(f"{path}: not a YAML config ({' '.join(str(err).split())})") from None
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError(f"{path}: expected a mapping of sections")
+    return cfg
+
+
+def _compose(cfg: DictConfig, path: Path, seen: tuple[Path, ...] = ()) -> DictConfig:
+    """Merge the file at `path` (its ``defaults`` first) into `cfg`."""
     if path.suffix != ".yaml" and not path.exists():
         path = path.with_suffix(".yaml")
     path = path.resolve()
@@ -25,17 +123,55 @@ def _load(path: Path, seen: tuple[Path, ...] = ()) -> DictConfig:
         raise ConfigError(f"{path}: config file not found")
     if path in seen:
         raise ConfigError(f"{path}: circular 'defaults'")
-    cfg = OmegaConf.load(path)
-    merged = OmegaConf.create()
-    for parent in cfg.pop("defaults", []) or []:
-        merged = OmegaConf.merge(merged, _load(path.parent / str(parent), (*seen, path)))
-    return OmegaConf.merge(merged, cfg)
+    own = _read(path)
+    for parent in own.pop("defaults", None) or []:
+        cfg = _compose(cfg, path.parent / str(parent), (*seen, path))
+    return _merge(cfg, own, str(path))
+
+
+def _check_values(cfg: DictConfig, source: str) -> None:
+    """Run the sections' own checks (``__post_init__``: e.g. an unknown rnn_type)."""
+    for name in ("model", "features", "specaug", "decode"):
+        try:
+            OmegaConf.to_object(cfg[name])
+        except (ValueError, TypeError, DecoderError) as err:
+            raise ConfigError(f"{source}: {name}: {err}") from None
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
-    """Load `path` (resolving ``defaults``) and apply ``key=value`` overrides."""
-    cfg = _load(Path(path))
+    """The `TrainConfig` schema, with the file at `path` (and its ``defaults``) and
+    ``key=value`` overrides merged on it. Raises `ConfigError` naming the key and the file."""
     bad = [o for o in overrides if "=" not in o]
     if bad:
-        raise ConfigError(f"overrides must look like key=value, got {bad}")
-    return OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+        raise ConfigError(f"command line: overrides must look like key=value, got {bad}")
+    cfg = _compose(OmegaConf.structured(TrainConfig), Path(path))
+    cfg = _merge(cfg, OmegaConf.from_dotlist(list(overrides)), "command line")
+    _check_values(cfg, str(path) if not overrides else f"{path} + command line")
+    return cfg
+
+
+def section(cfg: DictConfig, name: str) -> dict:
+    """One section as a plain dict (resolved)."""
+    return OmegaConf.to_container(cfg[name], resolve=True)
+
+
+def output_frames(cfg: DictConfig | None = None) -> Callable[[float], int]:
+    """duration (s) -> output frames (T') of the model a config describes (defaults if None);
+    manifests drop utterances too short for their transcript (CTC) with it."""
+    dims = OmegaConf.to_object(cfg.model) if cfg is not None else ModelDims()
+    feats = OmegaConf.to_object(cfg.features) if cfg is not None else FeatureConfig()
+    return lambda seconds: dims.output_length(feats.num_frames(int(seconds * feats.sample_rate)))
+
+
+def trainer_args(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg.trainer`` checked against `lightning.Trainer`'s arguments."""
+    import inspect
+
+    import lightning as L
+
+    args = section(cfg, "trainer")
+    known = inspect.signature(L.Trainer.__init__).parameters
+    unknown = sorted(set(args) - set(known))
+    if unknown:
+        raise ConfigError(f"trainer.{unknown[0]}: not an argument of lightning.Trainer")
+    return args

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -41,12 +42,33 @@ def greedy_decode(
     return out
 
 
-DEFAULT_ALPHA, DEFAULT_BETA = 0.5, 1.0
+DEFAULT_ALPHA, DEFAULT_BETA = 0.5, 1.0  # without weights given or tuned (<lm>.tuned.json)
 BACKENDS = ("flashlight", "pyctcdecode")
 
 
 class DecoderError(RuntimeError):
     """A decoder that cannot be built (missing library, unreadable LM or lexicon)."""
+
+
+@dataclass
+class DecodeConfig:
+    """How to decode: the ``decode:`` section of a config, and the decoding options of
+    ``asr evaluate/transcribe`` (which override it)."""
+
+    type: str = "greedy"  # greedy | beam (CTC prefix beam search, optional word n-gram LM)
+    backend: str = "flashlight"  # beam: flashlight (flashlight-text) | pyctcdecode (optional)
+    lm: str | None = None  # beam: KenLM n-gram LM, ARPA or binary (asr lm build, LibriSpeech's)
+    lexicon: str | None = None  # beam: words the output is restricted to (default: the LM's)
+    beam_size: int = 50
+    beam_threshold: float = 25.0  # prune hypotheses this far (log-prob) below the best
+    alpha: float | None = None  # LM weight; None: <lm>.tuned.json (asr lm tune), else 0.5
+    beta: float | None = None  # word insertion bonus; None: <lm>.tuned.json, else 1.0
+
+    def __post_init__(self) -> None:
+        if self.type not in ("greedy", "beam"):
+            raise DecoderError(f"unknown decoder type {self.type!r} (greedy or beam)")
+        if self.backend not in BACKENDS:
+            raise DecoderError(f"unknown beam search backend {self.backend!r} ({BACKENDS})")
 
 
 class GreedyDecoder:
@@ -128,11 +150,11 @@ class BeamSearchDecoder:
         tokens: Sequence[str],
         lm: str | Path | None = None,
         lexicon: str | Path | None = None,
-        beam_size: int = 50,
+        beam_size: int = DecodeConfig.beam_size,
         alpha: float | None = None,
         beta: float | None = None,
-        beam_threshold: float = 25.0,
-        backend: str = "flashlight",
+        beam_threshold: float = DecodeConfig.beam_threshold,
+        backend: str = DecodeConfig.backend,
         blank: int = 0,
         space: str = " ",
     ) -> None:
@@ -282,14 +304,16 @@ class _PyctcdecodeBeam:
         )
 
 
-def build_decoder(tokens: Sequence[str], cfg: dict | None = None):
-    """A decoder from a plain config dict (the ``decode:`` section of a config), e.g.
-    ``{"type": "beam", "lm": "lm.arpa", "beam_size": 50, "alpha": 0.5, "beta": 1.0,
-    "lexicon": None, "backend": "flashlight"}``; None or ``{"type": "greedy"}``: greedy."""
-    cfg = dict(cfg or {})
-    kind = cfg.pop("type", "greedy")
-    if kind == "greedy":
+def build_decoder(tokens: Sequence[str], cfg: DecodeConfig | dict | None = None):
+    """A decoder from a `DecodeConfig` (or a plain dict of its fields, e.g. ``{"type": "beam",
+    "lm": "lm.arpa", "beam_size": 50}``); None or ``{"type": "greedy"}``: greedy."""
+    if not isinstance(cfg, DecodeConfig):
+        try:
+            cfg = DecodeConfig(**(cfg or {}))
+        except TypeError as err:
+            raise DecoderError(f"decode config: {err}") from None
+    if cfg.type == "greedy":
         return GreedyDecoder(tokens)
-    if kind != "beam":
-        raise DecoderError(f"unknown decoder type {kind!r} (greedy or beam)")
-    return BeamSearchDecoder(tokens, **cfg)
+    options = asdict(cfg)
+    del options["type"]
+    return BeamSearchDecoder(tokens, **options)

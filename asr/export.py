@@ -10,11 +10,11 @@ with the same maths (the parity tests hold them to < 1e-4 in log-prob):
 - frame stacking (a reshape whose padding depends on the input length, which tracing would
   freeze) becomes a strided convolution with a 0/1 selection kernel (:class:`ConvStack`).
 
-Everything needed to transcribe travels with the file: the vocabulary, the feature settings
-and the model dimensions are stored as ONNX ``metadata_props`` (key ``asr``, a JSON string),
-or, for TorchScript, as the ``asr.json`` extra file inside the archive. ``asr transcribe
---model model.onnx`` therefore needs neither Lightning nor the checkpoint:
-:class:`OnnxRecognizer` runs the graph with onnxruntime.
+Everything needed to transcribe travels with the file: the vocabulary, the feature settings,
+the model dimensions and the output frame duration are stored as ONNX ``metadata_props`` (key
+``asr``, a JSON string), or, for TorchScript, as the ``asr.json`` extra file inside the
+archive. ``asr.load_model`` (asr.recognizer) reads both, so ``asr transcribe --model
+model.onnx`` needs neither Lightning nor the checkpoint (onnxruntime runs the graph).
 """
 
 from __future__ import annotations
@@ -25,23 +25,21 @@ import math
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from asr.features import FeatureConfig, LogMel
-from asr.model import ModelDims, SpeechRecognizer, StackFrontend
+from asr.model import SpeechRecognizer, StackFrontend
+from asr.recognizer import ONNX_METADATA_KEY, TORCHSCRIPT_METADATA, load_model
 
 __all__ = [
     "ConvLogMel",
     "ConvStack",
-    "OnnxRecognizer",
     "export_model",
     "exportable",
     "parity",
 ]
 
-METADATA_KEY = "asr"
 OPSET = 17
 
 
@@ -113,16 +111,7 @@ def exportable(model: SpeechRecognizer) -> SpeechRecognizer:
 
 def model_metadata(model: SpeechRecognizer) -> dict:
     """What a transcriber needs besides the graph: vocabulary, features, dims, frame duration."""
-    return {**model.config(), "frame_seconds": frame_seconds(model.dims, model.feature_config)}
-
-
-def frame_seconds(dims: ModelDims, features: FeatureConfig) -> float:
-    """Duration of one output frame (feature hop x frontend subsampling)."""
-    if dims.frontend == "stack":
-        sub = dims.stack
-    else:
-        sub = math.prod(dims.conv_time_strides)
-    return features.hop_length * sub / features.sample_rate
+    return {**model.config(), "frame_seconds": model.frame_seconds}
 
 
 def _example(model: SpeechRecognizer) -> tuple[Tensor, Tensor]:
@@ -142,7 +131,7 @@ def export_model(model: SpeechRecognizer, out: str | Path, fmt: str) -> Path:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch 2.13 marks TorchScript as deprecated
             scripted = torch.jit.trace(net, example, check_trace=False)
-            torch.jit.save(scripted, str(out), _extra_files={"asr.json": meta})
+            torch.jit.save(scripted, str(out), _extra_files={TORCHSCRIPT_METADATA: meta})
         return out
     if fmt != "onnx":
         raise ValueError(f"unknown export format {fmt!r} (onnx or torchscript)")
@@ -167,7 +156,7 @@ def export_model(model: SpeechRecognizer, out: str | Path, fmt: str) -> Path:
         )
     proto = onnx.load(str(out))
     entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, meta
+    entry.key, entry.value = ONNX_METADATA_KEY, meta
     onnx.save(proto, str(out))
     return out
 
@@ -179,62 +168,10 @@ def parity(model: SpeechRecognizer, exported: str | Path, seed: int = 0) -> floa
     gen = torch.Generator().manual_seed(seed)
     lengths = torch.tensor([int(1.3 * rate), int(2.1 * rate), int(0.4 * rate)])
     wave = torch.randn(3, int(lengths.max()), generator=gen) * 0.1
-    exported = Path(exported)
-    if exported.suffix == ".onnx":
-        run = OnnxRecognizer(exported)
-        got, got_lengths = run(wave.numpy(), lengths.numpy())
-    else:
-        with torch.no_grad():
-            got, got_lengths = torch.jit.load(str(exported))(wave, lengths)
+    got, got_lengths = load_model(exported)(wave, lengths)
     with torch.no_grad():
         ref, ref_lengths = model.cpu().eval()(wave, lengths)
     if not torch.equal(got_lengths.long(), ref_lengths.long()) or got.shape != ref.shape:
         raise RuntimeError(f"{exported}: output shapes differ from the PyTorch model")
     valid = torch.arange(ref.shape[1])[None, :, None] < ref_lengths[:, None, None]
     return float(((got - ref).abs() * valid).max())
-
-
-class OnnxRecognizer:
-    """An exported ONNX model run with onnxruntime (no torch model, no checkpoint).
-
-    ``__call__(wave (B, N) float32, wave_lengths (B,)) -> (log_probs (B, T', V), lengths (B,))``
-    as torch tensors, like :class:`asr.model.SpeechRecognizer`. ``vocab``, ``feature_config``,
-    ``dims`` and ``frame_seconds`` come from the file's metadata.
-    """
-
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        from asr.checkpoint import CheckpointError
-
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"{path}: model not found")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        if str(device).startswith("cuda"):
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise RuntimeError(f"--device {device}: this onnxruntime has no CUDA provider")
-            providers.insert(0, "CUDAExecutionProvider")
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-            meta = json.loads(self.session.get_modelmeta().custom_metadata_map[METADATA_KEY])
-        except Exception as err:  # onnxruntime raises its own exception types
-            msg = " ".join(str(err).split())[:300]
-            raise CheckpointError(f"{path}: not an asr ONNX model ({msg})") from None
-        self.path = path
-        self.vocab: list[str] = meta["vocab"]
-        self.feature_config = FeatureConfig(**meta["features"])
-        self.dims = ModelDims(**meta["dims"])
-        self.frame_seconds: float = meta["frame_seconds"]
-
-    def __call__(self, wave, wave_lengths) -> tuple[Tensor, Tensor]:
-        feed = {
-            "wave": np.ascontiguousarray(np.asarray(wave, dtype=np.float32)),
-            "wave_lengths": np.asarray(wave_lengths, dtype=np.int64),
-        }
-        log_probs, lengths = self.session.run(None, feed)
-        return torch.from_numpy(log_probs), torch.from_numpy(lengths)

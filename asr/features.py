@@ -22,7 +22,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FeatureConfig", "LogMel", "SpecAugment", "compute_cmvn", "lengths_to_mask"]
+__all__ = [
+    "FeatureConfig",
+    "LogMel",
+    "SpecAugConfig",
+    "SpecAugment",
+    "compute_cmvn",
+    "lengths_to_mask",
+]
 
 NORMALIZE_MODES = ("utterance", "global", "none")
 _STD_FLOOR = 1e-5
@@ -256,6 +263,22 @@ def compute_cmvn(logmel: LogMel, waves: Iterable[np.ndarray | Tensor]) -> tuple[
     return mean.float().cpu(), std.float().cpu()
 
 
+@dataclass
+class SpecAugConfig:
+    """`SpecAugment` settings (the ``specaug:`` config section; training only)."""
+
+    freq_masks: int = 2  # frequency bands masked per utterance
+    freq_width: int = 15  # widest band (mel bins)
+    time_masks: int = 2  # time spans masked per utterance
+    time_width: int = 40  # widest span (frames)
+    time_width_ratio: float | None = 0.05  # and at most this share of the utterance
+    mask_value: float = 0.0
+
+    def __post_init__(self) -> None:
+        if min(self.freq_masks, self.freq_width, self.time_masks, self.time_width) < 0:
+            raise ValueError("mask counts and widths must be >= 0")
+
+
 class SpecAugment(nn.Module):
     """SpecAugment frequency and time masking, applied only in training mode.
 
@@ -270,24 +293,13 @@ class SpecAugment(nn.Module):
     frequency; only the (small) number of masks is looped over.
     """
 
-    def __init__(
-        self,
-        freq_masks: int = 2,
-        freq_width: int = 15,
-        time_masks: int = 2,
-        time_width: int = 40,
-        time_width_ratio: float | None = 0.05,
-        mask_value: float = 0.0,
-    ) -> None:
+    def __init__(self, **options: Any) -> None:
+        """Options: the fields of `SpecAugConfig` (its defaults where not given)."""
         super().__init__()
-        if min(freq_masks, freq_width, time_masks, time_width) < 0:
-            raise ValueError("mask counts and widths must be >= 0")
-        self.freq_masks = freq_masks
-        self.freq_width = freq_width
-        self.time_masks = time_masks
-        self.time_width = time_width
-        self.time_width_ratio = time_width_ratio
-        self.mask_value = mask_value
+        cfg = SpecAugConfig(**options)
+        self.freq_masks, self.freq_width = cfg.freq_masks, cfg.freq_width
+        self.time_masks, self.time_width = cfg.time_masks, cfg.time_width
+        self.time_width_ratio, self.mask_value = cfg.time_width_ratio, cfg.mask_value
 
     @staticmethod
     def _spans(max_width: Tensor, limit: Tensor, size: int) -> Tensor:

@@ -7,12 +7,14 @@ its own length (an exact alternative to ``pack_padded_sequence`` that keeps the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor, nn
 
 from asr.features import FeatureConfig, LogMel, SpecAugment, lengths_to_mask
+from asr.text import BLANK
 
 RNNS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -39,13 +41,17 @@ class ModelDims:
         if self.frontend not in ("stack", "conv"):
             raise ValueError(f"frontend must be 'stack' or 'conv', got {self.frontend!r}")
 
-    def output_length(self, frames: int) -> int:
-        """Output frames (T') for `frames` input feature frames (T)."""
+    @property
+    def subsampling(self) -> int:
+        """Input feature frames per output frame: the frontend's time stride."""
         if self.frontend == "stack":
-            return -(-frames // self.stack)
-        for s in self.conv_time_strides:
-            frames = (frames - 1) // s + 1
-        return frames
+            return self.stack
+        return math.prod(self.conv_time_strides)
+
+    def output_length(self, frames: int) -> int:
+        """Output frames (T') for `frames` input feature frames (T): ceil(T / subsampling)
+        (each conv layer's ``(T - 1) // s + 1`` is ceil(T / s), and nested ceilings compose)."""
+        return -(-frames // self.subsampling)
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
@@ -174,6 +180,17 @@ class SpeechRecognizer(nn.Module):
         feats, lengths = self.features(wave, wave_lengths)
         feats = self.specaug(feats, lengths)
         return self.encoder(feats, lengths)
+
+    @property
+    def tokens(self) -> list[str]:
+        """The V output symbols: the CTC blank (index 0), then the vocabulary."""
+        return [BLANK, *self.vocab]
+
+    @property
+    def frame_seconds(self) -> float:
+        """Duration of one output frame: feature hop x frontend subsampling."""
+        cfg = self.feature_config
+        return cfg.hop_length * self.dims.subsampling / cfg.sample_rate
 
     def output_frames(self, num_samples: int) -> int:
         """Number of output frames (T') the model emits for a waveform of `num_samples`."""

@@ -1,15 +1,12 @@
 """Lightning wiring: CTC loss, AdamW with warm-up + cosine decay, WER/CER metrics, `fit(cfg)`.
 
 The maths is in `asr.model`; this module only connects it to Lightning. Trainer options
-(devices, nodes, strategy, precision, clipping, epochs...) come straight from ``cfg.trainer``.
-
-Fault handling: a step whose loss or gradients are not finite, or whose batch ran out of GPU
-memory, is skipped (no weight update), counted (``skipped_steps`` in the logs) and logged;
-``optim.max_bad_steps`` such steps in a row stop the run with a `TrainingError`. Checkpoints are
-written atomically (`AtomicCheckpointIO`) and read with ``weights_only=True``. A resumed run
-continues exactly where the checkpoint was taken: the data position travels in the checkpoint
+(devices, nodes, strategy, precision, clipping, epochs...) come straight from ``cfg.trainer``;
+fault handling and per-step reseeding are callbacks (`asr.callbacks`). Checkpoints are written
+atomically (`AtomicCheckpointIO`) and read with ``weights_only=True``. A resumed run continues
+exactly where the checkpoint was taken: the data position travels in the checkpoint
 (`asr.data.loader.ASRDataModule.state_dict`) and the torch generator is re-seeded before every
-step from (seed, rank, epoch, batch), so dropout and SpecAugment do not depend on history.
+step (`asr.callbacks.ReseedPerStep`).
 """
 
 from __future__ import annotations
@@ -17,10 +14,10 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -30,7 +27,9 @@ from torch import nn
 from torchmetrics import Metric
 
 from asr.audio import AudioError, load_audio
+from asr.callbacks import ReseedPerStep, SkipBadSteps, TrainingError
 from asr.checkpoint import read_checkpoint, save_atomic
+from asr.config import OptimConfig, section, trainer_args
 from asr.data.loader import ASRDataModule
 from asr.data.manifest import PrepareReport, read_manifest
 from asr.decode import greedy_decode
@@ -39,11 +38,9 @@ from asr.model import ModelDims, SpeechRecognizer, count_parameters
 from asr.score import char_errors, word_errors
 from asr.text import LIBRISPEECH_CHARS
 
+__all__ = ["AtomicCheckpointIO", "CTCModule", "TrainingError", "build_module", "fit"]
+
 log = logging.getLogger(__name__)
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. too many consecutive non-finite steps)."""
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -84,7 +81,9 @@ class CTCModule(L.LightningModule):
     """LightningModule around `SpeechRecognizer`: loss, optimizer, schedule and metrics.
 
     All constructor arguments are plain dicts/lists, saved as hyper-parameters, so a
-    checkpoint rebuilds the model on its own (see `asr.checkpoint.load_model`).
+    checkpoint rebuilds the model on its own (see `asr.checkpoint.load_module`). `optim` holds
+    fields of `asr.config.OptimConfig`. A step that runs out of GPU memory sets `skip_reason`
+    and is skipped by `asr.callbacks.SkipBadSteps`.
     """
 
     def __init__(
@@ -94,28 +93,14 @@ class CTCModule(L.LightningModule):
         vocab: list[str],
         specaug: dict | None = None,
         optim: dict | None = None,
-        seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = SpeechRecognizer(ModelDims(**dims), FeatureConfig(**features), vocab, specaug)
-        self.tokens = ["", *vocab]
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-        self.optim = {
-            "lr": 1e-3,
-            "weight_decay": 1e-2,
-            "betas": (0.9, 0.98),
-            "warmup_steps": 100,
-            "min_lr_ratio": 0.02,
-            "max_bad_steps": 20,
-            **(optim or {}),
-        }
+        self.optim = OptimConfig(**(optim or {}))
         self.val_wer, self.val_cer = ErrorRate(), ErrorRate()
-        self.seed = seed
-        self.skipped_steps = 0  # steps skipped so far (non-finite or out of memory)
-        self.bad_in_row = 0  # consecutive skipped steps
-        self._bad_reason: str | None = None  # why the current step must be skipped
-        self._batch_ids: list[str] = []
+        self.skip_reason: str | None = None  # why the current step must be skipped
 
     def _loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         log_probs, lengths = self.model(batch["wave"], batch["wave_lengths"])
@@ -124,26 +109,18 @@ class CTCModule(L.LightningModule):
         )
         return loss, log_probs, lengths
 
-    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
-        # dropout and SpecAugment draw from a generator seeded per step: same after a resume
-        key = [self.seed, self.global_rank, self.current_epoch, batch_idx]
-        torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0] >> 1))
-
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        self._batch_ids = batch["ids"]
         try:
             loss, _, _ = self._loss(batch)
         except torch.cuda.OutOfMemoryError:
             return self._skip_batch("out of memory in the forward pass")
-        if not torch.isfinite(loss):
-            self._bad_reason = f"non-finite loss ({loss.item()})"
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
         return loss
 
     def _skip_batch(self, reason: str) -> torch.Tensor:
         """Mark the step as skipped; return a zero loss that still reaches every parameter
         (so backward and DDP's gradient all-reduce run as on any other step)."""
-        self._bad_reason = reason
+        self.skip_reason = reason
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return sum(p.sum() for p in self.parameters()) * 0.0
@@ -155,54 +132,9 @@ class CTCModule(L.LightningModule):
             self.zero_grad(set_to_none=True)
             self._skip_batch("out of memory in the backward pass")
 
-    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Skip the update (drop every gradient) when this step is marked bad or a gradient is
-        not finite; under DDP every rank skips if one does. Mixed-precision float16 leaves the
-        gradient check to its GradScaler, which skips overflowing steps itself."""
-        reason, self._bad_reason = self._bad_reason, None
-        grads = [p.grad for p in self.parameters() if p.grad is not None]
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
-        if reason is None and grads and scaler is None:
-            norms = torch.stack(torch._foreach_norm(grads))
-            if not torch.isfinite(norms).all():
-                reason = "non-finite gradient"
-        bad = torch.tensor(float(reason is not None), device=self.device)
-        if self.trainer.world_size > 1:
-            bad = self.trainer.strategy.reduce(bad, reduce_op="sum")
-        if bad.item() > 0:
-            optimizer.zero_grad(set_to_none=True)  # the optimizer skips parameters without grad
-            self.skipped_steps += 1
-            self.bad_in_row += 1
-            reason = reason or "a batch on another rank was skipped"
-            ids = ", ".join(self._batch_ids[:3]) + ("..." if len(self._batch_ids) > 3 else "")
-            log.warning(
-                "step %d skipped: %s (batch: %s); %d skipped so far",
-                self.global_step,
-                reason,
-                ids,
-                self.skipped_steps,
-            )
-            limit = self.optim["max_bad_steps"]
-            if self.bad_in_row >= limit:
-                raise TrainingError(
-                    f"{self.bad_in_row} training steps in a row were skipped (last: {reason}, "
-                    f"batch {ids}); stopping. Check the data (asr validate) and the learning "
-                    f"rate, or raise optim.max_bad_steps (now {limit})."
-                )
-        else:
-            self.bad_in_row = 0
-        self.log("skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["skipped_steps"] = {"total": self.skipped_steps, "in_row": self.bad_in_row}
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint.get("skipped_steps", {})
-        self.skipped_steps, self.bad_in_row = state.get("total", 0), state.get("in_row", 0)
-
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         loss, log_probs, lengths = self._loss(batch)
-        hyps = greedy_decode(log_probs, lengths, self.tokens)
+        hyps = greedy_decode(log_probs, lengths, self.model.tokens)
         w, c = word_errors(batch["texts"], hyps), char_errors(batch["texts"], hyps)
         self.val_wer.update(w.errors, w.ref_len)
         self.val_cer.update(c.errors, c.ref_len)
@@ -229,16 +161,16 @@ class CTCModule(L.LightningModule):
     def configure_optimizers(self):
         o = self.optim
         opt = torch.optim.AdamW(
-            self.parameters(), lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"]
+            self.parameters(), lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay
         )
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warmup = min(o["warmup_steps"], total // 2)
+        warmup = min(o.warmup_steps, total // 2)
 
         def factor(step: int) -> float:  # linear warm-up, then cosine decay to min_lr_ratio
             if step < warmup:
                 return (step + 1) / warmup
             progress = min((step - warmup) / max(total - warmup, 1), 1.0)
-            return o["min_lr_ratio"] + (1 - o["min_lr_ratio"]) * 0.5 * (
+            return o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (
                 1 + math.cos(math.pi * progress)
             )
 
@@ -266,26 +198,24 @@ def _global_cmvn(module: CTCModule, manifest: str, max_utterances: int) -> None:
 
 
 def build_module(cfg: DictConfig) -> CTCModule:
-    """The LightningModule described by a config (model, features, specaug, optim sections)."""
+    """The LightningModule described by a config (model, features, specaug, optim sections);
+    the model's input size and vocabulary follow from the features and the character set."""
     vocab = list(LIBRISPEECH_CHARS)
-    features = OmegaConf.to_container(cfg.features, resolve=True)
-    dims = {
-        **OmegaConf.to_container(cfg.model, resolve=True),
-        "n_input": features["n_mels"],
-        "vocab_size": len(vocab) + 1,
-    }
+    features = section(cfg, "features")
+    dims = replace(
+        OmegaConf.to_object(cfg.model), n_input=features["n_mels"], vocab_size=len(vocab) + 1
+    )
     return CTCModule(
-        dims,
+        asdict(dims),
         features,
         vocab,
-        specaug=OmegaConf.to_container(cfg.specaug, resolve=True),
-        optim=OmegaConf.to_container(cfg.optim, resolve=True),
-        seed=cfg.seed,
+        specaug=section(cfg, "specaug"),
+        optim=section(cfg, "optim"),
     )
 
 
 def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
-    """Train from a config (see conf/). Returns the finished Trainer.
+    """Train from a config (`asr.config.load_config`). Returns the finished Trainer.
 
     Writes to ``cfg.exp_dir``: checkpoints/{best-*.ckpt,last.ckpt}, logs/version_N/metrics.csv,
     tb/version_N/ (TensorBoard) and config.yaml (the resolved config). ``last.ckpt`` is rewritten
@@ -295,10 +225,10 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     L.seed_everything(cfg.seed, workers=True)
     exp = Path(cfg.exp_dir)
     module = build_module(cfg)
-    if cfg.features.normalize == "global" and not cfg.get("resume"):
-        _global_cmvn(module, cfg.data.train_manifest, cfg.data.get("cmvn_utterances", 500))
-    data_args = OmegaConf.to_container(cfg.data, resolve=True)
-    data_args.pop("cmvn_utterances", None)
+    if cfg.features.normalize == "global" and not cfg.resume:
+        _global_cmvn(module, cfg.data.train_manifest, cfg.data.cmvn_utterances)
+    data_args = section(cfg, "data")
+    del data_args["cmvn_utterances"]
     rate = cfg.features.sample_rate
     data = ASRDataModule(
         vocab=module.model.vocab,
@@ -307,8 +237,9 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
         output_frames=lambda seconds: module.model.output_frames(int(seconds * rate)),
         **data_args,
     )
+    checkpoints = exp / "checkpoints"
     best = ModelCheckpoint(
-        dirpath=exp / "checkpoints",
+        dirpath=checkpoints,
         filename="best-epoch{epoch:02d}-wer{val_wer:.4f}",
         auto_insert_metric_name=False,
         monitor="val_wer",
@@ -316,26 +247,24 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
         save_top_k=1,
     )
     # Lightning's save_last only writes when the monitored metric improves: keep our own
-    # last.ckpt, rewritten after every validation, for resuming.
-    last = ModelCheckpoint(
-        dirpath=exp / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False
-    )
-    every = cfg.get("checkpoint", {}).get("every_n_steps")
-    if every:  # the same last.ckpt, also written mid-epoch for resuming after a crash
-        last_steps = ModelCheckpoint(
-            dirpath=exp / "checkpoints",
-            filename="last",
-            save_top_k=1,
-            enable_version_counter=False,
-            every_n_train_steps=int(every),
-        )
-        extra = [last_steps, *(callbacks or [])]
-    else:
-        extra = list(callbacks or [])
+    # last.ckpt, rewritten after every validation (and every N steps), for resuming.
+    every = cfg.checkpoint.every_n_steps
+    last = [
+        ModelCheckpoint(dirpath=checkpoints, filename="last", enable_version_counter=False,
+                        every_n_train_steps=n)
+        for n in ([None, every] if every else [None])
+    ]
     trainer = L.Trainer(
-        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        **trainer_args(cfg),
         default_root_dir=exp,
-        callbacks=[best, last, LearningRateMonitor(logging_interval="step"), *extra],
+        callbacks=[
+            best,
+            *last,
+            LearningRateMonitor(logging_interval="step"),
+            SkipBadSteps(cfg.optim.max_bad_steps),
+            ReseedPerStep(cfg.seed),
+            *(callbacks or []),
+        ],
         plugins=[AtomicCheckpointIO()],
         # one version_N folder per run, so a resumed run never overwrites earlier logs
         logger=[CSVLogger(exp, name="logs"), TensorBoardLogger(exp, name="tb")],
@@ -349,5 +278,5 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
         )
     # the data position is restored by ASRDataModule.load_state_dict, which Lightning cannot see
     warnings.filterwarnings("ignore", ".*your dataloader is not resumable.*")
-    trainer.fit(module, datamodule=data, ckpt_path=cfg.get("resume"))
+    trainer.fit(module, datamodule=data, ckpt_path=cfg.resume)
     return trainer

@@ -15,17 +15,15 @@ the same frames.
 The words are then grouped into segments (subtitle cues) at pauses, or when a segment would
 grow past ``max_chars`` characters or ``max_seconds`` seconds.
 
-A model is anything with ``vocab``, ``feature_config``, ``frame_seconds`` and
-``__call__(wave (B, N), lengths (B,)) -> (log_probs (B, T', V), lengths (B,))``:
-:class:`TorchRecognizer` (a checkpoint or TorchScript file) or
-``asr.export.OnnxRecognizer`` (an ONNX file, run with onnxruntime). Nothing here imports
-Lightning.
+The model is an ``asr.recognizer.Recognizer`` (``asr.load_model``: a checkpoint, TorchScript or
+ONNX file), or anything with its ``tokens``, ``feature_config``, ``frame_seconds`` and
+``__call__(wave (B, N), lengths (B,)) -> (log_probs (B, T', V), lengths (B,))``.
+``Recognizer.transcribe`` is the short way in. Nothing here imports Lightning.
 """
 
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,15 +35,10 @@ from tqdm import tqdm
 from asr.align import Word, word_timestamps
 from asr.audio import AudioError, audio_info, read_blocks
 from asr.decode import GreedyDecoder
-from asr.export import frame_seconds
-from asr.features import FeatureConfig
-from asr.text import BLANK
 
 __all__ = [
     "Segment",
-    "TorchRecognizer",
     "Transcript",
-    "load_recognizer",
     "make_segments",
     "stitch",
     "transcribe_files",
@@ -66,9 +59,10 @@ class Segment:
 
 @dataclass
 class Transcript:
-    """The result for one file; ``to_dict`` gives the JSON schema documented in asr.writers."""
+    """The result for one file (or waveform); ``to_dict`` gives the JSON schema documented in
+    asr.writers, the object ``asr transcribe --format json`` prints."""
 
-    audio: str
+    audio: str  # the input path ("" for a waveform given as an array)
     duration: float
     text: str
     segments: list[Segment]
@@ -84,67 +78,6 @@ class Transcript:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-
-class TorchRecognizer:
-    """A PyTorch model (``SpeechRecognizer`` or a TorchScript export) on a device.
-
-    ``__call__(wave (B, N) numpy float32, lengths (B,)) -> (log_probs (B, T', V), lengths (B,))``.
-    """
-
-    def __init__(
-        self, model, vocab: list[str], features: FeatureConfig, frame_s: float, device: str
-    ) -> None:
-        self.model, self.vocab, self.feature_config = model, vocab, features
-        self.frame_seconds, self.device = frame_s, torch.device(device)
-
-    @torch.inference_mode()
-    def __call__(self, wave, lengths) -> tuple[torch.Tensor, torch.Tensor]:
-        wave = torch.as_tensor(np.asarray(wave, dtype=np.float32), device=self.device)
-        lengths = torch.as_tensor(np.asarray(lengths), dtype=torch.long, device=self.device)
-        return self.model(wave, lengths)
-
-
-def _is_torchscript(path: Path) -> bool:
-    """An ``asr export --format torchscript`` archive: a zip holding ``<name>/extra/asr.json``."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as z:
-        return any(name.endswith("/extra/asr.json") for name in z.namelist())
-
-
-def load_recognizer(path: str | Path, device: str = "cpu", threads: int | None = None):
-    """A recognizer from an ONNX file (``.onnx``), a TorchScript export or a training checkpoint.
-
-    ``threads`` sets onnxruntime's intra-op threads (for PyTorch, use ``torch.set_num_threads``).
-    Raises ``asr.checkpoint.CheckpointError`` naming the file when it is none of these.
-    """
-    from asr.checkpoint import CheckpointError, load_model
-
-    path = Path(path)
-    if path.suffix == ".onnx":
-        from asr.export import OnnxRecognizer
-
-        return OnnxRecognizer(path, device, threads)
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"--device {device}: no CUDA device (torch {torch.__version__})")
-    if path.is_file() and _is_torchscript(path):
-        extra = {"asr.json": ""}
-        try:
-            scripted = torch.jit.load(str(path), map_location=device, _extra_files=extra)
-        except RuntimeError as err:
-            raise CheckpointError(f"{path}: unreadable TorchScript archive ({err})") from None
-        meta = json.loads(extra["asr.json"])
-        feats = FeatureConfig(**meta["features"])
-        return TorchRecognizer(scripted, meta["vocab"], feats, meta["frame_seconds"], device)
-    model = load_model(path, device)
-    return TorchRecognizer(
-        model,
-        model.vocab,
-        model.feature_config,
-        frame_seconds(model.dims, model.feature_config),
-        device,
-    )
 
 
 # ----------------------------------------------------------------------------- stitching
@@ -222,15 +155,19 @@ class _Window:
     last: bool  # the file's final window
 
 
-def _file_windows(index: int, path: Path, rate: int, chunk: int, step: int) -> Iterator[_Window]:
-    """Windows of ``chunk`` samples every ``step`` samples (chunk 0: the whole file).
+def _file_windows(
+    index: int, source: Path | np.ndarray, rate: int, chunk: int, step: int
+) -> Iterator[_Window]:
+    """Windows of ``chunk`` samples every ``step`` samples (chunk 0: the whole file), of a file
+    read in blocks or of a waveform array.
 
     Every window but the last has ``step`` or more samples after it, so the last one holds
     between ``chunk`` and ``chunk + step`` samples (or the whole of a shorter file).
     """
     pending: list[np.ndarray] = []
     have, offset = 0, 0  # samples pending; samples of the file before pending[0]
-    for block in read_blocks(path, 10.0, rate):
+    blocks = [source] if isinstance(source, np.ndarray) else read_blocks(source, 10.0, rate)
+    for block in blocks:
         pending.append(block)
         have += block.size
         if chunk and have >= chunk + step:
@@ -243,7 +180,11 @@ def _file_windows(index: int, path: Path, rate: int, chunk: int, step: int) -> I
 
 
 def _windows(
-    paths: Sequence[Path], rate: int, chunk: int, step: int, errors: dict[int, AudioError]
+    paths: Sequence[Path | np.ndarray],
+    rate: int,
+    chunk: int,
+    step: int,
+    errors: dict[int, AudioError],
 ) -> Iterator[_Window]:
     """Windows of every readable file in order; a file that fails part-way is recorded in
     ``errors`` and closed with an empty last window."""
@@ -289,22 +230,33 @@ def _recognize(recognizer, decoder: Decoder, tokens: list[str], batch: list[_Win
 # ----------------------------------------------------------------------------- driver
 
 
+def _source(audio) -> Path | np.ndarray:
+    """A path, or a waveform as a 1-D float32 array."""
+    if isinstance(audio, (str, Path)):
+        return Path(audio)
+    wave = np.asarray(audio.cpu() if isinstance(audio, torch.Tensor) else audio, np.float32)
+    if wave.ndim != 1:
+        raise ValueError(f"a waveform must be 1-D (mono samples), got shape {wave.shape}")
+    return wave
+
+
 def transcribe_files(
     recognizer,
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path | np.ndarray],
     decoder: Decoder | None = None,
     chunk_seconds: float = 30.0,
     overlap_seconds: float = 5.0,
     batch_size: int = 8,
     progress: bool | None = None,
     model_name: str = "",
-) -> Iterator[tuple[Path, Transcript | AudioError]]:
+) -> Iterator[tuple[Path | np.ndarray, Transcript | AudioError]]:
     """Yield ``(path, Transcript)`` for every file, in input order, or ``(path, AudioError)``
     when a file cannot be read (it is skipped; the others go on).
 
     Args:
-        recognizer: see the module docstring (``load_recognizer``).
-        paths: audio files (wav, flac, ogg, ... at any rate and channel count).
+        recognizer: see the module docstring (``asr.recognizer.Recognizer``).
+        paths: audio files (wav, flac, ogg, ... at any rate and channel count), or waveforms
+            (1-D float arrays at the recognizer's sample rate; yielded as given, as arrays).
         decoder: ``(log_probs (B, T, V), lengths (B,)) -> list[str]``; default greedy.
         chunk_seconds: window length; 0 decodes each file in one piece (memory grows with it).
         overlap_seconds: overlap of consecutive windows (< chunk_seconds).
@@ -312,9 +264,9 @@ def transcribe_files(
         progress: tqdm bar of audio seconds on stderr (None: only on a terminal).
         model_name: recorded in each transcript.
     """
-    paths = [Path(p) for p in paths]
-    tokens = [BLANK, *recognizer.vocab]
-    decoder = decoder or GreedyDecoder(["", *recognizer.vocab])
+    paths = [_source(p) for p in paths]
+    tokens = recognizer.tokens
+    decoder = decoder or GreedyDecoder(tokens)
     name = getattr(decoder, "config", {}).get("type", type(decoder).__name__)
     rate = recognizer.feature_config.sample_rate
     grid = max(int(round(recognizer.frame_seconds * rate)), 1)  # samples per output frame
@@ -326,7 +278,7 @@ def transcribe_files(
     errors: dict[int, AudioError] = {}
     for i, p in enumerate(paths):
         try:
-            durations[i] = audio_info(p)[0]
+            durations[i] = p.size / rate if isinstance(p, np.ndarray) else audio_info(p)[0]
         except AudioError as err:
             errors[i] = err
 
@@ -343,7 +295,7 @@ def transcribe_files(
         leave=False,
     )
 
-    def results() -> Iterator[tuple[Path, Transcript | AudioError]]:
+    def results() -> Iterator[tuple[Path | np.ndarray, Transcript | AudioError]]:
         nonlocal done
         while done < len(paths) and (done in finished or done in errors):
             i, done = done, done + 1
@@ -355,7 +307,7 @@ def transcribe_files(
             yield (
                 paths[i],
                 Transcript(
-                    audio=str(paths[i]),
+                    audio="" if isinstance(paths[i], np.ndarray) else str(paths[i]),
                     duration=round(durations[i], 3),
                     text=" ".join(w.word for w in found),
                     segments=make_segments(found),

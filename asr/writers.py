@@ -31,13 +31,14 @@ posterior of its characters on their aligned frames (``asr.align``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # the writers only read attributes; importing them stays cheap
     from asr.transcribe import Transcript
 
-__all__ = ["FORMATS", "WRITERS", "format_timestamp", "write_transcript"]
+__all__ = ["FORMATS", "WRITERS", "format_timestamp", "unique_stems", "write_transcript"]
 
 
 def format_timestamp(seconds: float, decimal: str = ",") -> str:
@@ -73,23 +74,33 @@ class JsonWriter(Writer):
         print(transcript.to_json(), file=out)
 
 
-class SrtWriter(Writer):
-    extension = "srt"
+class SubtitlesWriter(Writer):
+    """One cue per segment, as Whisper's ``SubtitlesWriter``: SRT and WebVTT differ only in the
+    timestamps' decimal marker, a file header and whether cues are numbered."""
+
+    decimal_marker = ","
+    header = ""  # written first, followed by a blank line
+    numbered = False  # a cue number line before each cue's times
 
     def write(self, transcript: Transcript, out: TextIO) -> None:
+        if self.header:
+            print(f"{self.header}\n", file=out)
         for n, s in enumerate(transcript.segments, start=1):
-            print(f"{n}\n{format_timestamp(s.start)} --> {format_timestamp(s.end)}", file=out)
-            print(f"{s.text}\n", file=out)
+            start = format_timestamp(s.start, self.decimal_marker)
+            end = format_timestamp(s.end, self.decimal_marker)
+            number = f"{n}\n" if self.numbered else ""
+            print(f"{number}{start} --> {end}\n{s.text}\n", file=out)
 
 
-class VttWriter(Writer):
+class SrtWriter(SubtitlesWriter):
+    extension = "srt"
+    numbered = True
+
+
+class VttWriter(SubtitlesWriter):
     extension = "vtt"
-
-    def write(self, transcript: Transcript, out: TextIO) -> None:
-        print("WEBVTT\n", file=out)
-        for s in transcript.segments:
-            start, end = format_timestamp(s.start, "."), format_timestamp(s.end, ".")
-            print(f"{start} --> {end}\n{s.text}\n", file=out)
+    decimal_marker = "."
+    header = "WEBVTT"
 
 
 class TsvWriter(Writer):
@@ -124,3 +135,18 @@ def write_transcript(
             WRITERS[ext]().write(transcript, out)
         written.append(path)
     return written
+
+
+def unique_stems(paths: Sequence[str | Path]) -> list[str]:
+    """Output names for `paths`: each file's name without suffix, made unique by ``-2``,
+    ``-3``, ... when two inputs share a name (e.g. in two input directories)."""
+    seen: set[str] = set()
+    stems = []
+    for path in map(Path, paths):
+        stem, n = path.stem, 1
+        while stem in seen:
+            n += 1
+            stem = f"{path.stem}-{n}"
+        seen.add(stem)
+        stems.append(stem)
+    return stems

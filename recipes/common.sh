@@ -1,7 +1,39 @@
-# Helpers shared by the recipes' run.sh (sourced after option parsing, from the repository root).
-#   needs: $root (repository root), $stage and $stop_stage (for run_stage)
+# Helpers shared by the recipes' run.sh, sourced first thing. A recipe then sets its defaults, maps
+# its own options to variables, and parses its arguments:
+#   source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
+#   dir=recipes/digits; data_dir=""
+#   options[--data-dir]=data_dir
+#   parse_options "$@"
+# the recipe's run.sh (for --help); the repository root, which becomes the working directory
+script="$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)/$(basename "${BASH_SOURCE[1]}")"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
 venv="${ASR_VENV:-$root/.venv}"
 asr() { "$venv/bin/asr" "$@"; }
+
+stage=0; stop_stage=100; overrides=()
+# option -> the variable its value goes to; recipes add their own
+declare -A options=([--stage]=stage [--stop-stage]=stop_stage [--dir]=dir)
+# the options above (each takes a value), -h|--help, key=value arguments (collected in
+# $overrides); anything else is an error (exit 2)
+parse_options() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -h | --help) usage; exit 0 ;;
+      *=*) overrides+=("$1"); shift ;;
+      *)
+        if [ -z "$1" ] || [ -z "${options[$1]+set}" ]; then
+          echo "unknown argument: $1 (see --help)" >&2; exit 2
+        elif [ $# -lt 2 ]; then
+          echo "$1 needs a value (see --help)" >&2; exit 2
+        fi
+        printf -v "${options[$1]}" '%s' "$2"; shift 2 ;;
+    esac
+  done
+}
+# the script's header comment: the lines starting with # after the shebang
+usage() { awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$script"; }
+
 # true when stage $1 lies in [--stage, --stop-stage]
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 say() { echo "[$(date +%T)] stage $1: $2"; }
@@ -15,13 +47,27 @@ best_checkpoint() {
 first_audio() {
   head -n1 "$1" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])"
 }
+# stage $1: transcribe the first utterance of manifest $2 with checkpoint $3
+transcribe_first() {
+  local wav
+  wav=$(first_audio "$2")
+  say "$1" "transcribe $wav"
+  asr transcribe "$wav" --checkpoint "$3"
+}
+# where the results are: checkpoint $1, and the test evaluation (`asr evaluate --out-dir`) $2
+print_results() {
+  echo "checkpoint: $1"
+  echo "WER summary: $2/wer.json"
+  echo "hypotheses: $2/hyps.jsonl"
+  echo "report: $2/report/report.html (also report.md, report.json)"
+}
 # 3-gram LM from text file $4 (sentences of file $5 left out), alpha/beta tuned on $data/dev.jsonl,
 # beam search on $data/test.jsonl with its report, compared with the greedy report of
 # $exp/eval_test. Args: checkpoint, data dir, experiment dir, LM text, held-out text.
 lm_beam_search() {
   local ckpt=$1 data=$2 exp=$3 lm=$3/lm/3gram.arpa
   asr lm build --text "$4" --exclude "$5" --order 3 --out "$lm"
-  asr tune-lm --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm"
+  asr lm tune --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm"
   asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test_lm" \
     --lm "$lm" --report "$exp/eval_test_lm/report" --train-log "$exp"
   asr compare "$exp/eval_test/report" "$exp/eval_test_lm/report" --out "$exp/compare_greedy_lm"

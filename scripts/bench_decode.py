@@ -6,7 +6,7 @@ pyctcdecode, on the same log-probs (the acoustic model runs once).
 
 Prints LM load times, then per decoder: decode ms per utterance, decode-only RTF, full RTF
 (acoustic model + decoding, one thread) and WER. alpha/beta come from ``<lm>.tuned.json`` when
-it was tuned for that backend (``asr tune-lm``), else from --alpha/--beta per backend.
+it was tuned for that backend (``asr lm tune``), else from --alpha/--beta per backend.
 pyctcdecode is optional: ``pip install --no-deps pyctcdecode pygtrie kenlm`` (its numpy<2 pin
 is why it is not a project dependency).
 """
@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from asr.checkpoint import load_model
 from asr.data.manifest import read_manifest
 from asr.decode import BeamSearchDecoder, GreedyDecoder
-from asr.inference import forward_log_probs
+from asr.evaluation import forward_log_probs
+from asr.recognizer import load_model
 from asr.score import word_errors
 
 
@@ -49,7 +49,7 @@ def main() -> None:
         for i, lp, n in zip(ids, log_probs, lengths.tolist())
     ]
     acoustic = time.perf_counter() - start
-    tokens = ["", *model.vocab]
+    tokens = model.tokens
     print(f"{len(utts)} utterances, {audio:.1f} s of audio; acoustic model {acoustic:.2f} s "
           f"(RTF {acoustic / audio:.4f}, {args.threads} thread(s))")
 

@@ -27,16 +27,10 @@ import soundfile as sf
 
 from asr.align import word_timestamps
 from asr.audio import load_audio
-from asr.data.synth import (
-    KEEP_SILENCE_S,
-    SAMPLE_RATE,
-    grammar_vocabulary,
-    list_voices,
-    split_voices,
-    synthesize,
-)
-from asr.text import BLANK
-from asr.transcribe import load_recognizer, transcribe_files
+from asr.data.sentences import grammar_vocabulary
+from asr.data.synth import KEEP_SILENCE_S, SAMPLE_RATE, list_voices, split_voices, synthesize
+from asr.recognizer import load_model
+from asr.transcribe import transcribe_files
 
 
 def build(path: Path, words: list[str], voice: str, rng: random.Random) -> list[tuple]:
@@ -94,8 +88,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     vocab = [w for w in grammar_vocabulary() if len(w) > 1]
     _, test_voices = split_voices(list_voices())
-    recognizer = load_recognizer(args.checkpoint)
-    tokens = [BLANK, *recognizer.vocab]
+    recognizer = load_model(args.checkpoint)
+    tokens = recognizer.tokens
 
     truths, paths = [], []
     for i in range(args.files):

@@ -35,8 +35,9 @@ import torch
 
 from asr.audio import load_audio
 from asr.data.librispeech import iter_librispeech
+from asr.recognizer import load_model
 from asr.score import word_errors
-from asr.transcribe import load_recognizer, transcribe_files
+from asr.transcribe import transcribe_files
 
 PAUSE_S = 0.3
 
@@ -61,7 +62,7 @@ def build_long_file(corpus: Path, minutes: float, out: Path) -> tuple[float, str
 def rtf_in_process(model: str, audio: Path, seconds: float, **kw) -> tuple[float, float, list]:
     """(wall-clock RTF, CPU-time RTF, words): CPU time is less sensitive to a busy machine."""
     torch.set_num_threads(1)
-    recognizer = load_recognizer(model, "cpu", threads=1)
+    recognizer = load_model(model, "cpu", threads=1)
     start, cpu = time.perf_counter(), time.process_time()
     [(_, transcript)] = list(transcribe_files(recognizer, [audio], progress=False, **kw))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -136,9 +137,9 @@ def main() -> None:
     if args.lm:
         from asr.decode import BeamSearchDecoder
 
-        vocab = load_recognizer(args.checkpoint).vocab
+        tokens = load_model(args.checkpoint).tokens
         started = time.perf_counter()
-        decoder = BeamSearchDecoder(["", *vocab], args.lm)
+        decoder = BeamSearchDecoder(tokens, args.lm)
         load = time.perf_counter() - started
         rtf, cpu, found = rtf_in_process(args.checkpoint, short, seconds, decoder=decoder)
         wer = word_errors([short_ref], [" ".join(w.word for w in found)])
@@ -148,10 +149,10 @@ def main() -> None:
             f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
         )
     if args.onnx:
-        from asr.checkpoint import load_model
+        from asr.checkpoint import load_module
         from asr.export import export_model
 
-        onnx = export_model(load_model(args.checkpoint), work / "model.onnx", "onnx")
+        onnx = export_model(load_module(args.checkpoint), work / "model.onnx", "onnx")
         rtf, cpu, _ = rtf_in_process(str(onnx), short, seconds)
         print(f"RTF (1 thread, onnxruntime, greedy): {rtf:.4f} (CPU time {cpu:.4f})")
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The README's test command: installs what it needs (scripts/setup.sh), lints, runs the tests.
-#   bash scripts/test.sh [pytest arguments]
+# The README's test command (and CI's): installs what it needs (scripts/setup.sh), lints, runs ALL
+# the tests, fast and slow.
+#   bash scripts/test.sh [pytest arguments]      e.g. -k resume, -m slow, -x
+# Plain `pytest` runs only the fast tests (pyproject.toml adds -m "not slow"); `pytest -m slow` the
+# slow ones (end to end: training, recipes, beam search; over ~10 s each, a few minutes in all).
+# Here -m "slow or not slow" selects both; a -m among the arguments replaces it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
 venv="${ASR_VENV:-$root/.venv}"
 "$venv/bin/ruff" check asr tests scripts
-"$venv/bin/python" -m pytest -q "$@"
+"$venv/bin/python" -m pytest -q -m "slow or not slow" "$@"

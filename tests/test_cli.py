@@ -1,14 +1,11 @@
-"""The `asr` command as a user runs it, and the mini recipe end to end on a tiny corpus."""
+"""The `asr` command as a user runs it (the recipes end to end: test_recipes.py)."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import REPO, WORDS
+from conftest import WORDS
 
 from asr.data.manifest import read_manifest
 
@@ -67,48 +64,7 @@ def test_config_errors_are_one_line(tmp_path):
     assert proc.returncode == 2 and "nope.yaml: config file not found" in proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
-def test_mini_recipe_smoke(tmp_path):
-    """Every stage of recipes/mini/run.sh on a few seconds of synthetic speech."""
-    env = {
-        **os.environ,
-        "ASR_VENV": str(Path(sys.executable).parent.parent),
-        "N_TRAIN": "16",
-        "N_DEV": "4",
-        "N_TEST": "4",
-    }
-    proc = subprocess.run(
-        [
-            "bash",
-            str(REPO / "recipes/mini/run.sh"),
-            "--stage",
-            "1",
-            "--dir",
-            str(tmp_path),
-            "model.hidden=16",
-            "model.layers=1",
-            "trainer.max_epochs=1",
-            "trainer.enable_progress_bar=false",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    for stage in range(1, 7):
-        assert f"stage {stage}:" in proc.stdout
-    assert len(read_manifest(tmp_path / "data" / "train.jsonl")) == 16
-    summary = json.loads((tmp_path / "exp" / "eval_test" / "wer.json").read_text())
-    assert summary["utterances"] == 4
-    assert f"WER summary: {tmp_path}/exp/eval_test/wer.json" in proc.stdout
-    for name in ("report.html", "report.md", "report.json"):
-        assert (tmp_path / "exp" / "eval_test" / "report" / name).is_file()
-    lm_summary = json.loads((tmp_path / "exp" / "eval_test_lm" / "wer.json").read_text())
-    assert lm_summary["decoder"]["type"] == "beam" and lm_summary["utterances"] == 4
-    assert (tmp_path / "exp" / "compare_greedy_lm" / "compare.html").is_file()
-
-
+@pytest.mark.slow  # three beam-search evaluations through the CLI: ~25 s
 def test_decode_section_of_a_config_sets_the_decoder_and_options_win(trained, tmp_path):
     ckpt, val = trained
     words = tmp_path / "words.txt"

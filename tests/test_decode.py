@@ -19,7 +19,7 @@ from asr.decode import (
 from asr.lm import estimate_kn, write_arpa
 from asr.text import CharVocab
 
-TOKENS = ["", *CharVocab().tokens[1:]]  # blank, space, apostrophe, A-Z
+TOKENS = CharVocab().tokens  # blank, space, apostrophe, A-Z
 INDEX = {t: i for i, t in enumerate(TOKENS)}
 BACKENDS = [
     "flashlight",

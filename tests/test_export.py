@@ -12,13 +12,15 @@ import torch
 from test_writers import parse_srt, parse_vtt
 
 from asr.audio import load_audio
-from asr.checkpoint import load_model
+from asr.checkpoint import CheckpointError, load_module
 from asr.cli import main
 from asr.data.manifest import read_manifest
+from asr.evaluation import evaluate
 from asr.export import export_model
 from asr.features import FeatureConfig
 from asr.model import ModelDims, SpeechRecognizer
-from asr.text import LIBRISPEECH_CHARS
+from asr.recognizer import OnnxRecognizer, TorchRecognizer, load_model
+from asr.text import BLANK, LIBRISPEECH_CHARS
 
 # runs the CLI in a process where importing Lightning fails
 NO_LIGHTNING = (
@@ -67,7 +69,7 @@ def test_onnx_parity_and_transcribe_without_lightning(trained, tmp_path, capsys)
 
     wave, lengths, paths = padded_batch(val)
     assert lengths.unique().numel() == len(paths)  # really padded
-    model = load_model(ckpt)
+    model = load_module(ckpt)
     with torch.no_grad():
         ref, ref_lengths = model(wave, lengths)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -95,12 +97,44 @@ def test_torchscript_parity(trained, tmp_path, capsys):
     assert proc.returncode == 0, proc.stderr
     wave, lengths, paths = padded_batch(val)
     with torch.no_grad():
-        ref, ref_lengths = load_model(ckpt)(wave, lengths)
+        ref, ref_lengths = load_module(ckpt)(wave, lengths)
         got, got_lengths = torch.jit.load(str(out))(wave, lengths)
     assert torch.equal(got_lengths, ref_lengths)
     assert max_diff(got, ref, ref_lengths) < 1e-4
     proc = asr(capsys, "transcribe", paths[0], "--model", str(out))
     assert proc.returncode == 0 and proc.stdout.count("\n") == 1, proc.stderr
+
+
+def test_one_loading_path_for_checkpoints_torchscript_and_onnx(trained, tmp_path):
+    """``load_model`` reads all three formats into recognizers that agree on tokens, frame
+    duration, log-probs and evaluation results; evaluate records the file it came from."""
+    ckpt, val = trained
+    module = load_module(ckpt)
+    files = {
+        "checkpoint": ckpt,
+        "torchscript": export_model(module, tmp_path / "m.pt", "torchscript"),
+        "onnx": export_model(module, tmp_path / "m.onnx", "onnx"),
+    }
+    wave, lengths, _ = padded_batch(val)
+    ref, ref_lengths = TorchRecognizer(module)(wave, lengths)
+    hyps = {}
+    for name, path in files.items():
+        model = load_model(path)
+        assert isinstance(model, OnnxRecognizer if name == "onnx" else TorchRecognizer)
+        assert model.tokens == [BLANK, *module.vocab] == module.tokens
+        assert model.frame_seconds == module.frame_seconds == 0.03
+        assert model.sample_rate == 16000 and model.dims == module.dims
+        got, got_lengths = model(wave.numpy(), lengths.numpy())
+        assert torch.equal(got_lengths.long(), ref_lengths)
+        assert max_diff(got, ref, ref_lengths) < 1e-4
+        summary = evaluate(model, val, tmp_path / name)
+        assert summary["checkpoint"]["path"] == str(path)
+        hyps[name] = (tmp_path / name / "hyps.jsonl").read_text()
+    assert hyps["onnx"] == hyps["torchscript"] == hyps["checkpoint"]
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(CheckpointError, match="junk.onnx"):
+        load_model(junk)
 
 
 def test_transcribe_writes_every_format(trained, tmp_path, capsys):

@@ -12,7 +12,7 @@ import torch
 from asr.features import FeatureConfig, LogMel, SpecAugment, compute_cmvn, lengths_to_mask
 
 
-def test_signal(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
+def make_signal(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
     """Speech-ish test signal (N,) float32: chirp + harmonics + noise + a near-silent gap."""
     rng = np.random.default_rng(seed)
     n = int(sr * seconds)
@@ -22,9 +22,6 @@ def test_signal(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
     y += 0.05 * rng.standard_normal(n)
     y[n // 3 : n // 3 + sr // 4] *= 1e-3  # quiet stretch: log-mel near its floor
     return y.astype(np.float32)
-
-
-test_signal.__test__ = False  # a helper, not a test
 
 
 def librosa_logmel(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
@@ -95,7 +92,7 @@ def test_num_frames_matches_output(n: int) -> None:
     ids=["16k-80", "8k-40", "16k-64-band"],
 )
 def test_parity_with_librosa(cfg: FeatureConfig) -> None:
-    y = test_signal(cfg.sample_rate, 4.0)
+    y = make_signal(cfg.sample_rate, 4.0)
     ref = librosa_logmel(y, cfg)
     feats, frames = LogMel(cfg)(torch.from_numpy(y)[None], torch.tensor([len(y)]))
     assert feats.dtype == torch.float32
@@ -114,7 +111,7 @@ def test_padding_invariance(normalize: str) -> None:
     logmel = LogMel(cfg)
     if normalize == "global":
         logmel.set_cmvn(torch.linspace(-5, 0, cfg.n_mels), torch.linspace(1, 3, cfg.n_mels))
-    waves = [test_signal(16000, s, seed=i) for i, s in enumerate([1.0, 0.3737, 2.2, 0.0151])]
+    waves = [make_signal(16000, s, seed=i) for i, s in enumerate([1.0, 0.3737, 2.2, 0.0151])]
     x, lengths = batch(waves)
     feats, frames = logmel(x, lengths)
     assert feats.shape == (4, cfg.num_frames(x.shape[1]), cfg.n_mels)
@@ -127,7 +124,7 @@ def test_padding_invariance(normalize: str) -> None:
 
 def test_utterance_normalisation_statistics() -> None:
     logmel = LogMel(FeatureConfig(normalize="utterance"))
-    waves = [test_signal(16000, 1.5, seed=1), test_signal(16000, 0.7, seed=2)]
+    waves = [make_signal(16000, 1.5, seed=1), make_signal(16000, 0.7, seed=2)]
     feats, frames = logmel(*batch(waves))
     for i in range(2):
         valid = feats[i, : int(frames[i])].double()
@@ -143,7 +140,7 @@ def test_silence_is_finite() -> None:
 def test_compute_cmvn_matches_numpy_and_global_mode() -> None:
     cfg = FeatureConfig(normalize="global")
     logmel = LogMel(cfg)
-    waves = [test_signal(16000, s, seed=i) for i, s in enumerate([0.5, 1.3, 0.9])]
+    waves = [make_signal(16000, s, seed=i) for i, s in enumerate([0.5, 1.3, 0.9])]
     mean, std = compute_cmvn(logmel, iter(waves))  # any iterable, consumed once
     ref = np.concatenate([librosa_logmel(w, cfg) for w in waves])
     assert mean.shape == std.shape == (cfg.n_mels,) and mean.dtype == torch.float32
@@ -170,7 +167,7 @@ def test_set_cmvn_rejects_bad_shapes() -> None:
 
 def test_autocast_keeps_float32() -> None:
     logmel = LogMel(FeatureConfig())
-    x, lengths = batch([test_signal(16000, 0.5)])
+    x, lengths = batch([make_signal(16000, 0.5)])
     expected, _ = logmel(x, lengths)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert torch.matmul(x, x.T).dtype == torch.bfloat16  # autocast is active
@@ -189,7 +186,7 @@ def test_meta_device_shapes() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu() -> None:
     logmel = LogMel(FeatureConfig())
-    x, lengths = batch([test_signal(16000, 1.0), test_signal(16000, 0.6, seed=3)])
+    x, lengths = batch([make_signal(16000, 1.0), make_signal(16000, 0.6, seed=3)])
     cpu, _ = logmel(x, lengths)
     gpu, frames = logmel.cuda()(x.cuda(), lengths.cuda())
     assert gpu.device.type == "cuda" and frames.device.type == "cuda"

@@ -4,7 +4,7 @@ import torch
 from asr.decode import greedy_decode
 from asr.features import FeatureConfig
 from asr.model import ModelDims, SpeechRecognizer, reverse_padded
-from asr.text import LIBRISPEECH_CHARS, CharVocab
+from asr.text import BLANK, LIBRISPEECH_CHARS, CharVocab
 
 
 def make_model(**dims) -> SpeechRecognizer:
@@ -46,6 +46,25 @@ def test_unidirectional_and_dims_validation():
         )
 
 
+@pytest.mark.parametrize(
+    ("dims", "subsampling"),
+    [
+        ({}, 3),
+        ({"frontend": "conv", "conv_time_strides": [2, 2]}, 4),
+        ({"frontend": "conv", "conv_time_strides": [3, 1, 2]}, 6),
+    ],
+)
+def test_model_knows_its_tokens_and_frame_duration(dims, subsampling):
+    model = make_model(**dims)
+    assert model.tokens == [BLANK, *LIBRISPEECH_CHARS] and len(model.tokens) == 29
+    assert model.dims.subsampling == subsampling
+    assert model.frame_seconds == pytest.approx(subsampling * 0.01)  # 10 ms hop
+    lengths = torch.tensor([16000, 12345, 481, 160])
+    with torch.no_grad():
+        _, out_lengths = model(torch.zeros(4, 16000), lengths)
+    assert out_lengths.tolist() == [model.output_frames(n) for n in lengths.tolist()]
+
+
 def test_ctc_training_reduces_loss_and_learns_a_tiny_batch():
     torch.manual_seed(0)
     model = make_model(rnn_type="lstm").train()
@@ -71,7 +90,7 @@ def test_ctc_training_reduces_loss_and_learns_a_tiny_batch():
     model.eval()
     with torch.no_grad():
         log_probs, out_lens = model(wave, lengths)
-    assert greedy_decode(log_probs, out_lens, ["", *LIBRISPEECH_CHARS]) == texts
+    assert greedy_decode(log_probs, out_lens, model.tokens) == texts
 
 
 def test_greedy_decode_merges_repeats_and_drops_blanks():

@@ -1,7 +1,8 @@
-"""Smoke tests: every stage of the digits, LJSpeech and LibriSpeech recipes on a few seconds of
-audio with a tiny model. Digits and LJSpeech use the real clips in ../shared/data when present
-(a handful of them, via --data-dir and LIMIT), otherwise corpora built by the tests; LibriSpeech
-downloads fake subsets the test serves over loopback HTTP."""
+"""Smoke tests: every stage of the mini, digits, LJSpeech and LibriSpeech recipes on a few seconds
+of audio with a tiny model (marked slow). Mini synthesizes its speech with espeak-ng. Digits and
+LJSpeech use the real clips in ../shared/data when present (a handful of them, via --data-dir and
+LIMIT), otherwise corpora built by the tests; LibriSpeech downloads fake subsets the test serves
+over loopback HTTP."""
 
 from __future__ import annotations
 
@@ -57,6 +58,25 @@ def run_recipe(name: str, *args: str, **env: str) -> subprocess.CompletedProcess
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_mini_recipe_smoke(tmp_path):
+    """Every stage of recipes/mini/run.sh on a few seconds of synthetic speech."""
+    proc = run_recipe(
+        "mini", "--stage", "1", "--dir", str(tmp_path), N_TRAIN="16", N_DEV="4", N_TEST="4"
+    )
+    for stage in range(1, 7):
+        assert f"stage {stage}:" in proc.stdout
+    assert len(read_manifest(tmp_path / "data" / "train.jsonl")) == 16
+    summary = json.loads((tmp_path / "exp" / "eval_test" / "wer.json").read_text())
+    assert summary["utterances"] == 4
+    assert f"WER summary: {tmp_path}/exp/eval_test/wer.json" in proc.stdout
+    assert_report(tmp_path / "exp" / "eval_test" / "report", utterances=4)
+    lm_summary = json.loads((tmp_path / "exp" / "eval_test_lm" / "wer.json").read_text())
+    assert lm_summary["decoder"]["type"] == "beam" and lm_summary["utterances"] == 4
+    assert (tmp_path / "exp" / "compare_greedy_lm" / "compare.html").is_file()
 
 
 @pytest.mark.slow

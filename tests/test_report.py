@@ -11,16 +11,17 @@ from pathlib import Path
 import pytest
 
 from asr.cli import main
-from asr.compare import compare_reports, load_report
 from asr.report import (
     SCHEMA_VERSION,
     ReportError,
     build_report,
+    compare_reports,
     load_evaluation,
+    load_report,
     read_training_log,
     write_report,
 )
-from asr.report_writers import JSONWriter
+from asr.report.writers import JsonWriter
 from asr.score import ErrorTally, align_words, kaldi_line, word_errors
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -202,8 +203,8 @@ def test_html_and_markdown_content(tmp_path):
 def test_compare(tmp_path, capsys):
     hyps_b = {"s1-1": "A B C D", "s1-2": "A X D", "s2-1": "HELLO WORLD", "s2-2": "B X"}
     rows_b = [{**r, "hyp": hyps_b[r["id"]]} for r in ROWS]
-    JSONWriter(tmp_path / "a")(make_report(), {})  # report.json is all compare reads
-    JSONWriter(tmp_path / "b")(make_report(rows_b, manifest="other.jsonl"), {})
+    JsonWriter(tmp_path / "a")(make_report(), {})  # report.json is all compare reads
+    JsonWriter(tmp_path / "b")(make_report(rows_b, manifest="other.jsonl"), {})
     cmp = compare_reports(load_report(tmp_path / "a"), load_report(tmp_path / "b"))
     assert cmp["overall"]["wer"]["delta"] == pytest.approx(3 / 12 - 5 / 12)
     assert cmp["overall"]["errors"] == {"a": 5, "b": 3, "delta": -2, "relative": -0.4}

@@ -44,10 +44,7 @@ def last_val_row(exp: Path) -> dict:
     return rows[-1]
 
 
-SLOW = pytest.mark.skipif(not os.environ.get("ASR_SLOW_TESTS"), reason="set ASR_SLOW_TESTS=1")
-
-
-@pytest.mark.parametrize("workers", [0, pytest.param(1, marks=[pytest.mark.slow, SLOW])])
+@pytest.mark.parametrize("workers", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, workers):
     cfg, _ = tiny_run(tmp_path)
     common = [

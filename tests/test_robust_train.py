@@ -18,7 +18,8 @@ from conftest import tiny_run
 from lightning.pytorch.callbacks import Callback
 
 import asr.checkpoint
-from asr.checkpoint import CheckpointError, load_model, read_checkpoint, save_atomic
+from asr.callbacks import SkipBadSteps
+from asr.checkpoint import CheckpointError, load_module, read_checkpoint, save_atomic
 from asr.cli import main
 from asr.config import load_config
 from asr.train import AtomicCheckpointIO, TrainingError, fit
@@ -51,6 +52,10 @@ class Fault(Callback):
         self.changed[step] = any(not torch.equal(after[k], self.before[k]) for k in after)
 
 
+def skipped(trainer: L.Trainer) -> int:
+    return next(c for c in trainer.callbacks if isinstance(c, SkipBadSteps)).total
+
+
 def logged(exp: Path, column: str) -> list[float]:
     rows = []
     for path in sorted((exp / "logs").glob("version_*/metrics.csv")):
@@ -66,7 +71,7 @@ def test_non_finite_steps_are_skipped_counted_and_logged(tmp_path, caplog, kind)
     trainer = fit(load_config(cfg), callbacks=[fault])
     module = trainer.lightning_module
     assert trainer.global_step == trainer.num_training_batches == 4  # the run went on
-    assert module.skipped_steps == 2
+    assert skipped(trainer) == 2
     assert fault.changed[1] is False and fault.changed[2] is False  # no update on bad steps
     assert fault.changed[0] and fault.changed[3]  # but on the others
     assert all(torch.isfinite(p).all() for p in module.parameters())
@@ -75,10 +80,8 @@ def test_non_finite_steps_are_skipped_counted_and_logged(tmp_path, caplog, kind)
     messages = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert len(messages) == 2 and reason in messages[0] and "batch:" in messages[0]
     # the count travels in the checkpoint
-    assert read_checkpoint(tmp_path / "exp" / "checkpoints" / "last.ckpt")["skipped_steps"] == {
-        "total": 2,
-        "in_row": 0,
-    }
+    ckpt = read_checkpoint(tmp_path / "exp" / "checkpoints" / "last.ckpt")
+    assert ckpt["callbacks"]["SkipBadSteps"] == {"total": 2, "in_row": 0}
 
 
 def test_too_many_bad_steps_in_a_row_stop_with_a_clear_message(tmp_path, capsys):
@@ -127,7 +130,7 @@ def test_out_of_memory_batches_are_skipped(tmp_path, monkeypatch, caplog):
     fault = Fault(set(), "none")
     trainer = fit(load_config(cfg), callbacks=[fault])
     assert trainer.global_step == trainer.num_training_batches == 4
-    assert trainer.lightning_module.skipped_steps == 2
+    assert skipped(trainer) == 2
     assert [s for s, changed in sorted(fault.changed.items()) if not changed] == [1, 3]
     text = caplog.text
     assert "out of memory in the forward pass" in text
@@ -217,7 +220,7 @@ def test_checkpoint_crafted_to_run_code_is_refused(tmp_path, trained, capsys):
     state = read_checkpoint(ckpt)
     state["hyper_parameters"]["payload"] = RunsCode(marker)
     torch.save(state, evil)  # a complete, otherwise valid checkpoint
-    for load in (read_checkpoint, load_model):
+    for load in (read_checkpoint, load_module):
         with pytest.raises(CheckpointError, match="refused to load"):
             load(evil)
     plain = tmp_path / "evil.pkl"  # a legacy (non-zip) pickle file
@@ -239,7 +242,7 @@ def test_truncated_checkpoint_gives_a_clear_error(tmp_path, trained, capsys):
         cut = tmp_path / f"cut{size}.ckpt"
         cut.write_bytes(raw[:size])
         with pytest.raises(CheckpointError, match=r"cut\d+\.ckpt: truncated or not a checkpoint"):
-            load_model(cut)
+            load_module(cut)
     rc = main(["evaluate", "--checkpoint", str(cut), "--manifest", "m", "--out-dir", "o"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("asr evaluate: error:") and "\n" not in err

@@ -12,17 +12,20 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.data.synth import (
-    MAX_PAUSES,
+from asr.data.sentences import (
     MAX_WORDS,
     MIN_WORDS,
-    PAUSE_RANGE_S,
-    _plan,
+    SynthError,
     generate_sentences,
     grammar_vocabulary,
-    list_voices,
     load_grammar,
     read_text_file,
+)
+from asr.data.synth import (
+    MAX_PAUSES,
+    PAUSE_RANGE_S,
+    _plan,
+    list_voices,
     split_voices,
     synthesize,
     synthesize_corpus,
@@ -76,7 +79,7 @@ def test_split_voices_holds_out_whole_variants():
     assert not {v.split("+")[1] for v in train} & variants
     assert len(train) >= 100 and 8 <= len(test) <= 16
     assert split_voices(voices, 2, seed=0) == (train, test)
-    with pytest.raises(ValueError):
+    with pytest.raises(SynthError, match="n_test_variants"):
         split_voices(voices, n_test_variants=0)
 
 

@@ -10,11 +10,11 @@ import torch
 from conftest import tiny_run
 
 from asr.audio import load_audio
-from asr.checkpoint import CheckpointError, load_model, read_checkpoint
+from asr.checkpoint import CheckpointError, load_module, read_checkpoint
 from asr.config import load_config
 from asr.data.manifest import read_manifest
+from asr.evaluation import evaluate
 from asr.features import LogMel, compute_cmvn
-from asr.inference import evaluate
 from asr.train import fit
 
 
@@ -42,7 +42,7 @@ def test_checkpoint_is_self_describing_and_resume_continues(tiny):
     assert list((exp / "checkpoints").glob("best-*.ckpt")) and (exp / "config.yaml").is_file()
 
     # load(checkpoint) needs no config and reproduces the trained network exactly
-    model = load_model(last)
+    model = load_module(last)
     trained = trainer.lightning_module.model.eval()
     wave = torch.randn(2, 16000) * 0.1
     lengths = torch.tensor([16000, 9000])
@@ -70,14 +70,14 @@ def test_checkpoint_is_self_describing_and_resume_continues(tiny):
 
 def test_bad_checkpoints_give_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
-        load_model(tmp_path / "missing.ckpt")
+        load_module(tmp_path / "missing.ckpt")
     junk = tmp_path / "junk.ckpt"
     junk.write_bytes(b"\x00" * 100)
     with pytest.raises(CheckpointError, match="junk.ckpt"):
-        load_model(junk)
+        load_module(junk)
     torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
     with pytest.raises(CheckpointError, match="not an asr checkpoint"):
-        load_model(tmp_path / "other.ckpt")
+        load_module(tmp_path / "other.ckpt")
 
 
 def test_ddp_two_processes_on_cpu_reduce_metrics(tiny):
@@ -108,7 +108,7 @@ def test_ddp_two_processes_on_cpu_reduce_metrics(tiny):
 def test_global_cmvn_is_computed_from_training_manifest_and_saved(tiny):
     tmp, cfg_path = tiny
     fit(load_config(cfg_path, ["features.normalize=global"]))
-    model = load_model(tmp / "exp" / "checkpoints" / "last.ckpt")
+    model = load_module(tmp / "exp" / "checkpoints" / "last.ckpt")
     records = read_manifest(tmp / "train.jsonl")
     mean, std = compute_cmvn(
         LogMel(model.feature_config), (load_audio(r["audio"]) for r in records)
@@ -117,3 +117,28 @@ def test_global_cmvn_is_computed_from_training_manifest_and_saved(tiny):
     torch.testing.assert_close(model.features.mean, mean)
     torch.testing.assert_close(model.features.std, std)
     assert not torch.allclose(mean, torch.zeros_like(mean))
+
+
+def test_training_without_validation_finishes_cleanly(tiny, capsys):
+    from asr.cli import main
+
+    tmp, cfg_path = tiny
+    assert main(["train", "--config", str(cfg_path), "trainer.limit_val_batches=0"]) == 0
+    out = capsys.readouterr().out
+    assert "best checkpoint: none (nothing was validated)" in out
+    assert (tmp / "exp" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_bug_keeps_its_traceback_while_user_errors_are_one_line(tiny, monkeypatch, capsys):
+    from asr.cli import main
+
+    _, cfg_path = tiny
+
+    def broken(cfg, callbacks=None):
+        raise KeyError("a bug")  # not a toolkit error: must not be turned into one line
+
+    monkeypatch.setattr("asr.train.fit", broken)
+    with pytest.raises(KeyError, match="a bug"):
+        main(["train", "--config", str(cfg_path)])
+    assert main(["train", "--config", str(cfg_path), "model.hidden=x"]) == 2
+    assert "model.hidden" in capsys.readouterr().err

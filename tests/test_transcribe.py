@@ -91,3 +91,26 @@ def test_segments_break_at_pauses_and_length():
     assert [w for s in segments for w in s.words] == words
     assert all(len(s.text) <= 80 and s.end - s.start <= 6.0 for s in segments)
     assert segments[-1].text == "LATE" and len(segments) >= 4
+
+
+def test_recognizer_transcribe_takes_paths_waveforms_lists_and_decoder_configs(tmp_path):
+    """``Recognizer.transcribe``: a path or a waveform -> one Transcript, a list -> a list; the
+    decoder by name, by config or as a callable."""
+    wav = tmp_path / "words.wav"
+    truth = tone_speech(wav, 12, seed=3)
+    rec = ToneRecognizer()
+    by_path = rec.transcribe(wav, chunk_seconds=4, overlap_seconds=1)
+    assert by_path.text == " ".join(w for w, _, _ in truth) and by_path.audio == str(wav)
+    assert by_path.to_dict() == _one(rec, wav, chunk_seconds=4, overlap_seconds=1).to_dict()
+    wave = load_audio(wav)
+    by_array = rec.transcribe(wave, chunk_seconds=4, overlap_seconds=1)
+    assert by_array.to_dict() == {**by_path.to_dict(), "audio": ""}
+    both = rec.transcribe([str(wav), wave], decoder="greedy", chunk_seconds=4, overlap_seconds=1)
+    assert [t.text for t in both] == [by_path.text] * 2
+    beam = rec.transcribe(wav, decoder={"type": "beam", "beam_size": 4})
+    assert beam.text == by_path.text and beam.decoder == "beam"
+    assert rec.transcribe(wav, decoder=rec.decoder()).text == by_path.text
+    with pytest.raises(AudioError, match="missing.wav"):
+        rec.transcribe(tmp_path / "missing.wav")
+    with pytest.raises(ValueError, match="1-D"):
+        rec.transcribe(np.zeros((2, 16000), np.float32))

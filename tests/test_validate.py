@@ -20,8 +20,8 @@ from asr.data.manifest import (
     read_manifest,
     write_manifest,
 )
+from asr.data.validate import validate_manifest
 from asr.train import fit
-from asr.validate import validate_manifest
 
 
 def rec(uid: str, audio: Path, text: str = "HELLO", duration: float | None = None) -> dict:

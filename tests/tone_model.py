@@ -13,6 +13,7 @@ import soundfile as sf
 import torch
 
 from asr.features import FeatureConfig
+from asr.recognizer import Recognizer
 from asr.text import LIBRISPEECH_CHARS
 
 RATE = 16000
@@ -23,7 +24,7 @@ FREQS = {c: 300.0 + 110.0 * i for i, c in enumerate(LETTERS)}
 WORDS = ["ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO", "FOXTROT", "GOLF", "INDIA", "JULIET"]
 
 
-class ToneRecognizer:
+class ToneRecognizer(Recognizer):
     """``__call__(wave (B, N), lengths (B,)) -> (log_probs (B, T', V), lengths (B,))``."""
 
     vocab = list(LIBRISPEECH_CHARS)

@@ -36,6 +36,19 @@ class DownloadError(RuntimeError):
     """A download or extraction that failed; the message names the URL or file and the cause."""
 
 
+def read_sha256sums(path: str | Path) -> dict[str, str]:
+    """``{file name: sha256}`` from a ``sha256sum``-style file (``<sha256>  <name>`` lines)."""
+    sums = {}
+    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise DownloadError(f"{path}:{lineno}: expected '<sha256>  <file name>'")
+        sums[fields[1].lstrip("*")] = fields[0]
+    return sums
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

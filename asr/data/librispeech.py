@@ -107,3 +107,21 @@ def prepare_librispeech(
 ) -> PrepareReport:
     """Write a JSONL manifest for one LibriSpeech-layout subset (see `build_manifest`)."""
     return build_manifest(iter_librispeech(subset_dir), out_manifest, output_frames)
+
+
+def prepare_librispeech_subsets(
+    root: str | Path,
+    out_dir: str | Path,
+    output_frames: Callable[[float], int] | None = None,
+    subsets: Sequence[str] | None = None,
+) -> dict[str, PrepareReport]:
+    """Write ``<out_dir>/<subset>.jsonl`` for each subset directory of `root` (a
+    ``LibriSpeech/`` folder); default: every subset present."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ManifestError(f"{root}: not a directory")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[0] != ".")
+    return {
+        s: prepare_librispeech(root / s, Path(out_dir) / f"{s}.jsonl", output_frames)
+        for s in subsets or found
+    }

@@ -13,24 +13,13 @@
 # Extra key=value arguments override conf/digits.yaml (e.g. model.hidden=64).
 # LIMIT=N: at most N recordings per split (smoke tests).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
-stage=0; stop_stage=100; dir=recipes/digits; data_dir=""; overrides=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --dir) dir=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    *=*) overrides+=("$1"); shift ;;
-    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
+dir=recipes/digits; data_dir=""
+options[--data-dir]=data_dir
+parse_options "$@"
 config=conf/digits.yaml; data=$dir/data; exp=$dir/exp
 data_dir=${data_dir:-$dir/downloads/fsdd}
 limit=(); [ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT")
-source recipes/common.sh
 
 if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
 if run_stage 1; then
@@ -63,11 +52,7 @@ if run_stage 4; then
     --decoder beam --lexicon "$data/digits.words" --report "${eval_dir}_lexicon/report"
   "$venv/bin/python" recipes/digits/accuracy.py "${eval_dir}_lexicon/hyps.jsonl"
 fi
-if run_stage 5; then
-  wav=$(first_audio "$data/test.jsonl")
-  say 5 "transcribe $wav"
-  asr transcribe "$wav" --checkpoint "$ckpt"
-fi
+if run_stage 5; then transcribe_first 5 "$data/test.jsonl" "$ckpt"; fi
 echo "checkpoint: $ckpt"
 echo "WER summary: $eval_dir/wer.json"
 echo "report: $eval_dir/report/report.html (also report.md, report.json)"

@@ -18,25 +18,12 @@
 # is also the validation set for checkpoint selection).
 # Extra key=value arguments override the config (e.g. trainer.devices=4 trainer.strategy=ddp).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
-stage=0; stop_stage=100; dir=recipes/librispeech; data_dir=""; config=conf/librispeech_100.yaml
-train_subsets="train-clean-100"; base_url=""; checksums=""; overrides=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --dir) dir=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --config) config=$2; shift 2 ;;
-    --train) train_subsets=$2; shift 2 ;;
-    --base-url) base_url=$2; shift 2 ;;
-    --checksums) checksums=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *=*) overrides+=("$1"); shift ;;
-    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
+dir=recipes/librispeech; data_dir=""; config=conf/librispeech_100.yaml
+train_subsets="train-clean-100"; base_url=""; checksums=""
+options[--data-dir]=data_dir; options[--config]=config; options[--train]=train_subsets
+options[--base-url]=base_url; options[--checksums]=checksums
+parse_options "$@"
 read -r -a train_sets <<< "$train_subsets"
 read -r -a eval_sets <<< "${EVAL_SUBSETS:-dev-clean dev-other test-clean test-other}"
 data=$dir/data; exp=$dir/exp
@@ -44,7 +31,6 @@ data_dir=${data_dir:-$dir/downloads/LibriSpeech}
 download_args=()
 [ -n "$base_url" ] && download_args+=(--base-url "$base_url")
 [ -n "$checksums" ] && download_args+=(--checksums "$checksums")
-source recipes/common.sh
 
 if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
 if run_stage 1; then
@@ -78,10 +64,6 @@ if run_stage 4; then
       --device "${DEVICE:-cpu}" --report "$exp/eval_$s/report" --train-log "$exp"
   done
 fi
-if run_stage 5; then
-  wav=$(first_audio "$data/${eval_sets[-1]}.jsonl")
-  say 5 "transcribe $wav"
-  asr transcribe "$wav" --checkpoint "$ckpt"
-fi
+if run_stage 5; then transcribe_first 5 "$data/${eval_sets[-1]}.jsonl" "$ckpt"; fi
 echo "checkpoint: $ckpt"
 for s in "${eval_sets[@]}"; do echo "WER report ($s): $exp/eval_$s/report/report.html"; done

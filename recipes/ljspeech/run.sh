@@ -19,27 +19,15 @@
 # the real training clips appear in the mixed training manifest (default 3). LIMIT=N: only the
 # first N clips (smoke tests).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
-stage=0; stop_stage=100; dir=recipes/ljspeech; data_dir=""; sentences=""; overrides=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --dir) dir=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --sentences) sentences=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *=*) overrides+=("$1"); shift ;;
-    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
+dir=recipes/ljspeech; data_dir=""; sentences=""
+options[--data-dir]=data_dir; options[--sentences]=sentences
+parse_options "$@"
 config=conf/ljspeech.yaml; data=$dir/data; exp=$dir/exp
 n_synth=${N_SYNTH:-1000}; real_repeat=${REAL_REPEAT:-3}
 data_dir=${data_dir:-$dir/downloads/LJSpeech-1.1}
 sentences=${sentences:-$data_dir/metadata.csv}
 limit=(); [ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT")
-source recipes/common.sh
 
 if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
 if run_stage 1; then
@@ -67,15 +55,9 @@ if run_stage 3; then
 fi
 if run_stage 4; then
   say 4 "train (real clips x $real_repeat$([ "$n_synth" -gt 0 ] && echo " + $n_synth synthetic"))"
-  # each copy of a real clip gets its own id (training drops duplicate ids)
-  { "$venv/bin/python" - "$data/train.jsonl" "$real_repeat" <<'EOF'
-import json, sys
-records = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8") if line.strip()]
-for copy in range(int(sys.argv[2])):
-    for r in records:
-        print(json.dumps({**r, "id": f"{r['id']}-copy{copy}" if copy else r["id"]}))
-EOF
-    [ "$n_synth" -gt 0 ] && cat "$data/synth.jsonl" || true; } > "$data/train_mixed.jsonl"
+  synth=(); [ "$n_synth" -gt 0 ] && synth=("$data/synth.jsonl")
+  "$venv/bin/python" recipes/ljspeech/mix.py "$data/train.jsonl" "${synth[@]}" \
+    --repeat "$real_repeat" --out "$data/train_mixed.jsonl"
   asr train --config "$config" data.train_manifest="$data/train_mixed.jsonl" \
     data.val_manifest="$data/dev.jsonl" exp_dir="$exp" "${overrides[@]}"
 fi
@@ -88,16 +70,9 @@ if run_stage 5; then
       --report "$exp/eval_$s/report" --train-log "$exp"
   done
 fi
-if run_stage 6; then
-  wav=$(first_audio "$data/test.jsonl")
-  say 6 "transcribe $wav"
-  asr transcribe "$wav" --checkpoint "$ckpt"
-fi
+if run_stage 6; then transcribe_first 6 "$data/test.jsonl" "$ckpt"; fi
 if run_stage 7; then
   say 7 "3-gram LM from the training sentences, tune alpha/beta on dev, beam search on test"
   lm_beam_search "$ckpt" "$data" "$exp" "$data/train_sentences.txt" "$data/heldout.txt"
 fi
-echo "checkpoint: $ckpt"
-echo "WER summary: $exp/eval_test/wer.json"
-echo "hypotheses: $exp/eval_test/hyps.jsonl"
-echo "report: $exp/eval_test/report/report.html (also report.md, report.json)"
+print_results "$ckpt" "$exp/eval_test"

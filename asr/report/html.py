@@ -1,5 +1,7 @@
-"""report.html: one self-contained page (inline CSS, figures as ``data:image/png;base64`` URIs,
-no scripts, fonts or links to fetch), readable offline and attachable to an e-mail."""
+"""report.html (`HTMLWriter`) and the HTML pieces `asr compare` reuses (tables, word-aligned
+diffs, the page around them). report.html is one self-contained page: inline CSS, figures as
+``data:image/png;base64`` URIs, no scripts, fonts or links to fetch; readable offline and
+attachable to an e-mail."""
 
 from __future__ import annotations
 
@@ -9,16 +11,16 @@ from pathlib import Path
 
 import yaml
 
-from asr.report_writers import (
+from asr.report.format import (
     GROUP_HEAD,
     MAX_UTTERANCES,
     Figures,
-    ReportWriter,
     group_rows,
     pct,
     run_facts,
     training_table,
 )
+from asr.report.writers import ReportWriter
 
 CSS = """
 body{margin:0;background:#f4f5f7;color:#1f2933;font:14px/1.45 system-ui,-apple-system,

@@ -1,6 +1,7 @@
 """The WER report: one dict with a stable JSON schema, built from an evaluation directory
-(``wer.json`` + ``hyps.jsonl``, see `asr.inference.evaluate`) and optionally a training log,
-then written as report.json, report.md and report.html (`asr.report_writers`).
+(``wer.json`` + ``hyps.jsonl``, see `asr.evaluation.evaluate`; read by `asr.report.inputs`) and
+optionally a training log, then written as report.json, report.md and report.html
+(`asr.report.writers`, `asr.report.html`).
 
 The report only reads files and scores text: it never imports the model or the decoder.
 
@@ -26,14 +27,13 @@ report.json (``schema_version`` 1; rates are fractions, durations seconds):
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from asr.provenance import now
+from asr.report.inputs import load_evaluation, read_run_config, read_training_log
 from asr.score import ErrorCounts, ErrorTally, align_words, char_errors, kaldi_line
 
 SCHEMA_VERSION = 1
@@ -61,103 +61,6 @@ RUN_KEYS = (
     "rtf",
     "failed",
 )
-
-
-class ReportError(ValueError):
-    """Missing or malformed report input; the message names the file and the problem."""
-
-
-def load_evaluation(eval_dir: str | Path) -> tuple[dict, list[dict]]:
-    """(wer.json summary, hyps.jsonl rows) of an `asr evaluate` output directory."""
-    eval_dir = Path(eval_dir)
-    summary_path, rows_path = eval_dir / "wer.json", eval_dir / "hyps.jsonl"
-    for path in (summary_path, rows_path):
-        if not path.is_file():
-            raise ReportError(f"{path}: not found (is {eval_dir} an `asr evaluate` directory?)")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except json.JSONDecodeError as err:
-        raise ReportError(f"{summary_path}: not valid JSON ({err})") from None
-    rows = []
-    for n, line in enumerate(rows_path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ReportError(f"{rows_path}:{n}: not valid JSON ({err})") from None
-        missing = {"id", "ref", "hyp"} - set(row if isinstance(row, dict) else ())
-        if missing:
-            raise ReportError(f"{rows_path}:{n}: not an evaluation row (missing {sorted(missing)})")
-        rows.append(row)
-    return summary, rows
-
-
-def find_training_logs(path: str | Path) -> list[Path]:
-    """metrics.csv files of a training run: `path` is a metrics.csv, a ``logs/version_N``
-    folder, or an experiment directory (all ``logs/version_*`` in order, for resumed runs)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if (path / "metrics.csv").is_file():
-        return [path / "metrics.csv"]
-
-    def version(csv_path: Path) -> int:
-        number = csv_path.parent.name.removeprefix("version_")
-        return int(number) if number.isdigit() else -1
-
-    versions = sorted((path / "logs").glob("version_*/metrics.csv"), key=version)
-    if not versions:
-        raise ReportError(f"{path}: no training log (metrics.csv or logs/version_*/metrics.csv)")
-    return versions
-
-
-def read_training_log(path: str | Path) -> dict:
-    """Per-epoch training curves from Lightning CSV logs: mean train_loss over the epoch's
-    logged steps, and the epoch's val_loss / val_wer / val_cer. A later log (resumed run)
-    replaces the epochs it repeats."""
-    files = find_training_logs(path)
-    epochs: dict[int, dict] = {}
-    for file in files:
-        losses: dict[int, list[float]] = defaultdict(list)
-        seen: dict[int, dict] = {}
-        with file.open(newline="") as f:
-            for row in csv.DictReader(f):
-                try:
-                    epoch = int(float(row["epoch"]))
-                except (KeyError, TypeError, ValueError):
-                    continue
-                out = seen.setdefault(epoch, {"epoch": epoch})
-                if row.get("step"):
-                    out["step"] = int(float(row["step"]))
-                if row.get("train_loss"):
-                    losses[epoch].append(float(row["train_loss"]))
-                for key in ("val_loss", "val_wer", "val_cer"):
-                    if row.get(key):
-                        out[key] = float(row[key])
-        for epoch, out in seen.items():
-            if losses[epoch]:
-                out["train_loss"] = sum(losses[epoch]) / len(losses[epoch])
-            epochs[epoch] = out
-    if not epochs:
-        raise ReportError(f"{files[0]}: no epochs in the training log")
-    keys = ("epoch", "step", "train_loss", "val_loss", "val_wer", "val_cer")
-    return {
-        "source": [str(f) for f in files],
-        "epochs": [{k: epochs[e].get(k) for k in keys} for e in sorted(epochs)],
-    }
-
-
-def load_config(path: str | Path | None) -> dict | None:
-    """A training config (YAML) as a plain dict, unresolved; None if there is none."""
-    if not path or not Path(path).is_file():
-        return None
-    from omegaconf import OmegaConf
-
-    try:
-        return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-    except Exception as err:  # a broken config should not stop a report: say so instead
-        return {"error": f"{path}: {err}"}
 
 
 def _group_stats(rows: Iterable[dict]) -> dict:
@@ -282,12 +185,12 @@ def build_report(
 def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
     """Write report.json, report.md (+ its PNG figures) and report.html into `out_dir`.
     Returns {format: path}."""
-    from asr.plots import report_figures
-    from asr.report_html import HTMLWriter
-    from asr.report_writers import JSONWriter, MarkdownWriter
+    from asr.report.html import HTMLWriter
+    from asr.report.plots import report_figures  # matplotlib: imported only to write
+    from asr.report.writers import JsonWriter, MarkdownWriter
 
     figures = report_figures(report)
-    writers = {"json": JSONWriter, "md": MarkdownWriter, "html": HTMLWriter}
+    writers = {"json": JsonWriter, "md": MarkdownWriter, "html": HTMLWriter}
     return {name: writer(out_dir)(report, figures) for name, writer in writers.items()}
 
 
@@ -304,5 +207,5 @@ def report_from_eval_dir(
     config_path = (summary.get("checkpoint") or {}).get("config")
     if train_log and (Path(train_log) / "config.yaml").is_file():
         config_path = Path(train_log) / "config.yaml"
-    report = build_report(summary, rows, training, load_config(config_path))
+    report = build_report(summary, rows, training, read_run_config(config_path))
     return report, write_report(report, out_dir)

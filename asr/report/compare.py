@@ -3,13 +3,13 @@ got better or worse), as text, compare.md and compare.html."""
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 
-from asr.report import SCHEMA_VERSION, ReportError
-from asr.report_html import diff_html, page, table, utt_label
-from asr.report_writers import md_table, pct, text_alignment
+from asr.report.build import SCHEMA_VERSION
+from asr.report.format import md_table, pct, text_alignment
+from asr.report.html import diff_html, page, table, utt_label
+from asr.report.inputs import ReportError, read_json
 
 EXAMPLES = 20  # better / worse utterances listed in compare.md and compare.html
 
@@ -19,12 +19,7 @@ def load_report(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
-    if not path.is_file():
-        raise ReportError(f"{path}: not found (give a report directory or its report.json)")
-    try:
-        report = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ReportError(f"{path}: not valid JSON ({err})") from None
+    report = read_json(path, "give a report directory or its report.json")
     if not isinstance(report, dict) or report.get("schema_version") != SCHEMA_VERSION:
         raise ReportError(f"{path}: not an asr report (schema_version {SCHEMA_VERSION} expected)")
     report["path"] = str(path)

@@ -1,75 +1,88 @@
-"""Batched recognition with a loaded model: manifest evaluation and file transcription."""
+"""Evaluation: a manifest -> batched log-probs -> hypotheses -> WER/CER, ``wer.json`` and
+``hyps.jsonl`` (what ``asr evaluate`` writes and ``asr report`` reads).
+
+The model is any ``asr.recognizer.Recognizer`` (``asr.load_model``: a checkpoint, TorchScript
+or ONNX file) or a ``asr.model.SpeechRecognizer`` network; utterances of similar duration are
+batched together on the model's device. Files of any length: ``asr.transcribe``.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
 from asr.data.loader import AudioDataset, DurationBucketSampler, collate
 from asr.data.manifest import read_manifest, write_manifest
-from asr.decode import GreedyDecoder
-from asr.model import SpeechRecognizer, count_parameters
-from asr.provenance import hardware_info, now, toolkit_info
+from asr.decode import BeamSearchDecoder, DecodeConfig
+from asr.lm import tune_weights, write_tuned
+from asr.model import SpeechRecognizer
+from asr.provenance import checkpoint_info, hardware_info, now, toolkit_info
+from asr.recognizer import Recognizer, TorchRecognizer
 from asr.score import char_errors, word_errors
 from asr.text import CharVocab
 
+Model = Recognizer | SpeechRecognizer
 
-@torch.inference_mode()
+
+def _recognizer(model: Model) -> Recognizer:
+    return model if isinstance(model, Recognizer) else TorchRecognizer(model)
+
+
 def forward_log_probs(
-    model: SpeechRecognizer,
+    model: Model,
     records: Sequence[dict],
     max_batch_seconds: float = 120.0,
     num_workers: int = 0,
 ) -> Iterator[tuple[list[str], Tensor, Tensor]]:
     """Yield (ids, log_probs (B, T, V), lengths (B,)) for manifest-like records (``id``,
     ``audio``, ``duration``), batching utterances of similar duration on the model's device."""
-    device = next(model.parameters()).device
+    model = _recognizer(model)
     sampler = DurationBucketSampler(
         [r["duration"] for r in records], max_batch_seconds, shuffle=False
     )
     dataset = AudioDataset(
-        [{**r, "text": ""} for r in records],
-        CharVocab(model.vocab),
-        model.feature_config.sample_rate,
+        [{**r, "text": ""} for r in records], CharVocab(model.vocab), model.sample_rate
     )
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
     for batch in loader:
         if not batch["ids"]:
             continue
-        log_probs, lengths = model(batch["wave"].to(device), batch["wave_lengths"].to(device))
+        log_probs, lengths = model(batch["wave"], batch["wave_lengths"])
         yield batch["ids"], log_probs, lengths
 
 
 def recognize(
-    model: SpeechRecognizer,
+    model: Model,
     records: Sequence[dict],
     max_batch_seconds: float = 120.0,
     num_workers: int = 0,
-    decoder: Callable[[Tensor, Tensor], list[str]] | None = None,
+    decoder=None,
 ) -> Iterator[tuple[str, str]]:
     """Yield (id, hypothesis) for manifest-like records (``id``, ``audio``, ``duration``),
-    batching utterances of similar duration; the model's device is used. `decoder`:
-    ``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]`` (asr.decode; default greedy)."""
-    decoder = decoder or GreedyDecoder(["", *model.vocab])
+    batching utterances of similar duration; the model's device is used. `decoder`: a
+    ``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]`` (asr.decode) or a decoder
+    config (``Recognizer.decoder``); default greedy."""
+    model = _recognizer(model)
+    decoder = model.decoder(decoder)
     batches = forward_log_probs(model, records, max_batch_seconds, num_workers)
     for ids, log_probs, lengths in batches:
         yield from zip(ids, decoder(log_probs, lengths))
 
 
 def evaluate(
-    model: SpeechRecognizer,
+    model: Model,
     manifest: str | Path,
     out_dir: str | Path,
+    *,
+    decoder=None,
     max_batch_seconds: float = 120.0,
     metadata: dict | None = None,
-    decoder: Callable[[Tensor, Tensor], list[str]] | None = None,
 ) -> dict:
     """Decode a manifest and score it.
 
@@ -77,13 +90,17 @@ def evaluate(
     ``<out_dir>/wer.json`` (corpus WER/CER with S/D/I/hits, sentence error rate, real-time
     factor, the decoder's settings under ``decoder``). Returns the wer.json content. Utterances
     whose audio fails to load count as empty hypotheses (all deletions) and are listed under
-    ``failed``. For reports, wer.json also records the model (dims, parameters), toolkit
-    revision, hardware and date, and the `metadata` given (e.g.
-    ``{"checkpoint": checkpoint_info(path)}``).
+    ``failed``. `decoder`: as for :func:`recognize` (default greedy). For reports, wer.json
+    also records the model (dims, parameters), the model file (``checkpoint``: path, sha256,
+    size, training config) when it was loaded from one, toolkit revision, hardware and date,
+    and the `metadata` given.
     """
+    model = _recognizer(model)
     records = read_manifest(manifest)
+    if model.path and Path(model.path).is_file():
+        metadata = {"checkpoint": checkpoint_info(model.path), **(metadata or {})}
     start = time.perf_counter()
-    decoder = decoder or GreedyDecoder(["", *model.vocab])
+    decoder = model.decoder(decoder)
     hyps = dict(recognize(model, records, max_batch_seconds, decoder=decoder))
     elapsed = time.perf_counter() - start
     rows, refs, outs = [], [], []
@@ -120,14 +137,14 @@ def evaluate(
         "audio_seconds": audio_seconds,
         "decode_seconds": elapsed,
         "rtf": elapsed / max(audio_seconds, 1e-9),
-        "device": str(next(model.parameters()).device),
+        "device": str(model.device),
         "model": {
-            "dims": asdict(model.dims),
+            "dims": asdict(model.dims) if model.dims is not None else {},
             "features": asdict(model.feature_config),
-            "parameters": count_parameters(model),
+            "parameters": model.num_parameters,
         },
         "toolkit": toolkit_info(),
-        "hardware": hardware_info(next(model.parameters()).device),
+        "hardware": hardware_info(model.device),
         "date": now(),
         **(metadata or {}),
         "decoder": getattr(decoder, "config", {"type": type(decoder).__name__}),
@@ -136,3 +153,32 @@ def evaluate(
     write_manifest(sorted(rows, key=lambda r: -r["errors"]), out_dir / "hyps.jsonl")
     (out_dir / "wer.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def tune_lm(
+    model: Model,
+    manifest: str | Path,
+    lm: str | Path,
+    alphas: Sequence[float],
+    betas: Sequence[float],
+    lexicon: str | Path | None = None,
+    beam_size: int = DecodeConfig.beam_size,
+    backend: str = DecodeConfig.backend,
+) -> tuple[dict, Path]:
+    """Grid-search the beam decoder's LM weight (alpha) and word bonus (beta) on a dev
+    manifest: the model runs once, then every grid point decodes its log-probs. Stores the
+    result in ``<lm>.tuned.json`` (read by beam decoders by default); returns it and the path."""
+    model = _recognizer(model)
+    records = read_manifest(manifest)
+    refs = {r["id"]: r["text"] for r in records}
+    utterances = [
+        (lp[:n].cpu(), refs[i])
+        for ids, log_probs, lengths in forward_log_probs(model, records)
+        for i, lp, n in zip(ids, log_probs, lengths.tolist())
+    ]
+    decoder = BeamSearchDecoder(model.tokens, lm, lexicon, beam_size, backend=backend)
+    result = tune_weights(decoder, utterances, alphas, betas)
+    path = write_tuned(lm, backend, result, beam_size=beam_size, lexicon=lexicon and str(lexicon),
+                       manifest=str(manifest), checkpoint=str(model.path),
+                       utterances=len(utterances))
+    return result, path

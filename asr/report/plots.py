@@ -97,7 +97,7 @@ def training_curves(epochs: list[dict]) -> bytes:
 
 
 def report_figures(report: dict) -> dict[str, tuple[str, bytes]]:
-    """{name: (caption, PNG bytes)} for a report dict (see `asr.report.build_report`)."""
+    """{name: (caption, PNG bytes)} for a report dict (see `asr.report.build.build_report`)."""
     figures = {
         "errors": ("Error breakdown", error_breakdown(report["summary"]["words"])),
     }

@@ -1,0 +1,96 @@
+"""Training behaviour that is not the model's maths: Lightning callbacks used by `asr.train.fit`.
+
+- `SkipBadSteps`: a step whose loss or gradients are not finite, or whose batch ran out of GPU
+  memory, is skipped (no weight update), counted (``skipped_steps`` in the logs and in the
+  checkpoint) and logged; ``max_in_row`` such steps in a row stop the run with a `TrainingError`.
+- `ReseedPerStep`: the torch generator is re-seeded before every step from (seed, rank, epoch,
+  batch), so dropout and SpecAugment do not depend on history and a resumed run continues
+  exactly as an uninterrupted one.
+
+The module under training marks a step it could not run (out of memory) by setting its
+``skip_reason``; everything else is seen from the hooks.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. too many consecutive non-finite steps)."""
+
+
+class SkipBadSteps(Callback):
+    """Skip, count and log bad steps; stop after ``max_in_row`` of them in a row.
+
+    Under DDP every rank skips when one does (the decision is all-reduced). With float16 mixed
+    precision the GradScaler, which skips overflowing steps itself, checks the gradients.
+    """
+
+    def __init__(self, max_in_row: int) -> None:
+        self.max_in_row = max_in_row
+        self.total = 0  # steps skipped so far
+        self.in_row = 0  # consecutive skipped steps
+        self._ids: list[str] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch: dict, batch_idx: int) -> None:
+        self._ids = batch["ids"]
+
+    def on_before_backward(self, trainer, pl_module, loss: torch.Tensor) -> None:
+        if pl_module.skip_reason is None and not torch.isfinite(loss):
+            pl_module.skip_reason = f"non-finite loss ({loss.item()})"
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        reason, pl_module.skip_reason = pl_module.skip_reason, None
+        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        scaler = getattr(trainer.precision_plugin, "scaler", None)
+        if reason is None and grads and scaler is None:
+            norms = torch.stack(torch._foreach_norm(grads))
+            if not torch.isfinite(norms).all():
+                reason = "non-finite gradient"
+        bad = torch.tensor(float(reason is not None), device=pl_module.device)
+        if trainer.world_size > 1:
+            bad = trainer.strategy.reduce(bad, reduce_op="sum")
+        if bad.item() > 0:
+            optimizer.zero_grad(set_to_none=True)  # the optimizer skips parameters without grad
+            self._skip(reason or "a batch on another rank was skipped", trainer.global_step)
+        else:
+            self.in_row = 0
+        pl_module.log("skipped_steps", float(self.total), on_step=True, on_epoch=False)
+
+    def _skip(self, reason: str, step: int) -> None:
+        self.total += 1
+        self.in_row += 1
+        ids = ", ".join(self._ids[:3]) + ("..." if len(self._ids) > 3 else "")
+        log.warning("step %d skipped: %s (batch: %s); %d skipped so far", step, reason, ids,
+                    self.total)
+        if self.in_row >= self.max_in_row:
+            raise TrainingError(
+                f"{self.in_row} training steps in a row were skipped (last: {reason}, batch "
+                f"{ids}); stopping. Check the data (asr validate) and the learning rate, or "
+                f"raise optim.max_bad_steps (now {self.max_in_row})."
+            )
+
+    def state_dict(self) -> dict:
+        return {"total": self.total, "in_row": self.in_row}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.total, self.in_row = state.get("total", 0), state.get("in_row", 0)
+
+
+class ReseedPerStep(Callback):
+    """Seed torch's generator before every training step from (seed, rank, epoch, batch)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int) -> None:
+        key = [self.seed, trainer.global_rank, trainer.current_epoch, batch_idx]
+        torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0] >> 1))

@@ -1,0 +1,56 @@
+"""Commands for models: config (print one), train, export."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from asr.cli.common import command, config
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    print(OmegaConf.to_yaml(config(args)), end="")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from asr.train import fit
+
+    trainer = fit(config(args))
+    if trainer.is_global_zero:
+        best = trainer.checkpoint_callback
+        if best.best_model_path:
+            print(f"best checkpoint: {best.best_model_path} (val_wer {best.best_model_score:.4f})")
+        else:
+            print("best checkpoint: none (nothing was validated)")
+        print(f"last checkpoint: {Path(best.dirpath) / 'last.ckpt'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from asr.checkpoint import load_module
+    from asr.export import export_model, parity
+
+    model = load_module(args.checkpoint, "cpu")
+    out = export_model(model, args.out, args.format)
+    print(f"exported: {out} ({args.format}); max |log-prob difference| to PyTorch on a "
+          f"padded batch: {parity(model, out):.2e}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    p = command(sub, "config", cmd_config, "print a training config with every default filled in")
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*", help="config overrides key=value")
+
+    p = command(sub, "train", cmd_train, "train a model from a config")
+    p.add_argument("--config", required=True)
+    p.add_argument("overrides", nargs="*", help="config overrides, e.g. model.rnn_type=gru")
+
+    p = command(sub, "export", cmd_export, "checkpoint -> ONNX or TorchScript (waveform -> "
+                "log-probs)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--out", required=True, help="output file, e.g. model.onnx")

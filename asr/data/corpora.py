@@ -1,0 +1,69 @@
+"""The public corpora by name: one download and one prepare entry point over the corpus modules
+(`asr.data.librispeech`, `asr.data.ljspeech`, `asr.data.fsdd`), for the CLI and the recipes.
+
+Each corpus module has lhotse-style pure, idempotent ``download_<name>()`` and
+``prepare_<name>()`` functions; this module only picks one by name and fills in its defaults.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from asr.data.download import read_sha256sums
+from asr.data.manifest import PrepareReport
+
+CORPORA = ("librispeech", "ljspeech", "fsdd")
+
+
+def _module(name: str):
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r} (choose from {', '.join(CORPORA)})")
+    return importlib.import_module(f"asr.data.{name}")
+
+
+def download_corpus(
+    name: str,
+    target_dir: str | Path,
+    url: str | None = None,
+    sha256: str | None = None,
+    subsets: Sequence[str] | None = None,
+    checksums_file: str | Path | None = None,
+) -> dict[str, Path]:
+    """Download and extract a corpus (resumable, verified); return ``{part: directory}``.
+
+    librispeech: `subsets` (default dev-clean) from the mirror `url` (default OpenSLR), checked
+    against the published SHA-256 or those of `checksums_file` (``sha256sum`` format). ljspeech,
+    fsdd: the archive at `url` (default: the public one), checked against `sha256`; the
+    published checksum applies to the public archive only.
+    """
+    module = _module(name)
+    if name == "librispeech":
+        sums = read_sha256sums(checksums_file) if checksums_file else {}
+        checksums = {k.removesuffix(".tar.gz"): v for k, v in sums.items()}
+        return module.download_librispeech(
+            target_dir, subsets or ["dev-clean"], url or module.BASE_URL, checksums
+        )
+    published = getattr(module, "SHA256", None)
+    download = getattr(module, f"download_{name}")
+    return {name: download(target_dir, url or module.URL, sha256 if url else sha256 or published)}
+
+
+def prepare_corpus(
+    name: str,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    output_frames: Callable[[float], int] | None = None,
+    subsets: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> dict[str, PrepareReport]:
+    """Write ``<out_dir>/<split>.jsonl`` manifests of a downloaded corpus; ``{split: report}``.
+
+    librispeech: one manifest per subset of `data_dir` (`subsets`, default all present);
+    ljspeech, fsdd: train/dev/test splits, at most `limit` utterances each (smoke tests).
+    """
+    module = _module(name)
+    if name == "librispeech":
+        return module.prepare_librispeech_subsets(data_dir, out_dir, output_frames, subsets)
+    return getattr(module, f"prepare_{name}")(data_dir, out_dir, output_frames, limit=limit)

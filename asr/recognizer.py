@@ -1,0 +1,235 @@
+"""One loading path for inference: a training checkpoint, a TorchScript archive or an ONNX file
+-> a :class:`Recognizer`.
+
+    model = load_model("exp/checkpoints/best.ckpt")  # or model.onnx, or a TorchScript model.pt
+    model.transcribe("talk.flac").to_dict()          # the `asr transcribe --format json` object
+
+Every recognizer knows its vocabulary and ``tokens`` (the CTC blank first), its feature settings
+(``sample_rate``), the duration of one output frame (``frame_seconds``), and maps a padded batch
+of waveforms to CTC log-probs: ``model(wave (B, N), lengths (B,)) -> (log_probs (B, T', V),
+lengths (B,))``. Transcription (``asr.transcribe``) and evaluation (``asr.evaluation``) take
+any of them. Nothing here imports Lightning; onnxruntime is imported for ONNX files only.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from asr.audio import AudioError
+from asr.checkpoint import CheckpointError, load_module
+from asr.decode import build_decoder
+from asr.features import FeatureConfig
+from asr.model import ModelDims, SpeechRecognizer, count_parameters
+from asr.text import BLANK
+from asr.transcribe import Transcript, transcribe_files
+
+__all__ = [
+    "ONNX_METADATA_KEY",
+    "TORCHSCRIPT_METADATA",
+    "OnnxRecognizer",
+    "Recognizer",
+    "TorchRecognizer",
+    "load_model",
+]
+
+ONNX_METADATA_KEY = "asr"  # ONNX metadata_props entry holding the model's JSON description
+TORCHSCRIPT_METADATA = "asr.json"  # the same, as an extra file inside a TorchScript archive
+
+Decoder = Callable[[Tensor, Tensor], list[str]]
+
+
+class Recognizer:
+    """Waveform -> CTC log-probs, with what decoding and word timing need.
+
+    Attributes: ``vocab`` (the characters, without the blank), ``feature_config``
+    (:class:`asr.features.FeatureConfig`), ``frame_seconds`` (one output frame), ``dims``
+    (:class:`asr.model.ModelDims`, or None), ``path`` (the file it was loaded from, or ""),
+    ``device``. Subclasses implement ``__call__(wave (B, N), lengths (B,)) -> (log_probs
+    (B, T', V), lengths (B,))`` for float32 waveforms at ``sample_rate`` (numpy or torch).
+    """
+
+    vocab: list[str]
+    feature_config: FeatureConfig
+    frame_seconds: float
+    dims: ModelDims | None = None
+    path: str = ""
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def tokens(self) -> list[str]:
+        """The V output symbols: the CTC blank (index 0), then the vocabulary."""
+        return [BLANK, *self.vocab]
+
+    @property
+    def sample_rate(self) -> int:
+        return self.feature_config.sample_rate
+
+    @property
+    def num_parameters(self) -> int | None:
+        """Trainable parameters, where the format tells (None for ONNX)."""
+        return None
+
+    def __call__(self, wave, lengths) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def decoder(self, decoder=None) -> Decoder:
+        """A decoder over this model's tokens: None or "greedy" -> greedy; "beam", or a config
+        (``asr.decode.DecodeConfig`` or a dict such as ``{"type": "beam", "lm": "lm.arpa"}``) ->
+        ``asr.decode.build_decoder``; a decoder callable is returned as it is."""
+        if callable(decoder):
+            return decoder
+        if isinstance(decoder, str):
+            decoder = {"type": decoder}
+        return build_decoder(self.tokens, decoder)
+
+    def transcribe(
+        self,
+        audio: str | Path | np.ndarray | Tensor | Sequence,
+        decoder=None,
+        *,
+        chunk_seconds: float = 30.0,
+        overlap_seconds: float = 5.0,
+        batch_size: int = 8,
+        progress: bool | None = None,
+    ) -> Transcript | list[Transcript]:
+        """Transcribe an audio file (any format, rate and channel count that `asr.audio` reads)
+        or a mono float waveform at ``sample_rate``, of any length, into a :class:`Transcript`
+        (``to_dict()``: the ``asr transcribe --format json`` object); a list of them into a
+        list of Transcripts, in order.
+
+        ``decoder``: see :meth:`decoder` (default greedy). The window options are those of
+        ``asr transcribe`` (``asr.transcribe.transcribe_files``). An unreadable file raises
+        ``asr.audio.AudioError`` naming it.
+        """
+        single = isinstance(audio, (str, Path, np.ndarray, Tensor))
+        results = []
+        for _, result in transcribe_files(
+            self,
+            [audio] if single else list(audio),
+            self.decoder(decoder),
+            chunk_seconds=chunk_seconds,
+            overlap_seconds=overlap_seconds,
+            batch_size=batch_size,
+            progress=progress,
+            model_name=self.path,
+        ):
+            if isinstance(result, AudioError):
+                raise result
+            results.append(result)
+        return results[0] if single else results
+
+
+class TorchRecognizer(Recognizer):
+    """A PyTorch network on its device: a :class:`asr.model.SpeechRecognizer` (a training
+    checkpoint), or a TorchScript export with its metadata (`meta`: vocab, features, dims,
+    frame_seconds). The network is put in eval mode; ``module`` is the network."""
+
+    def __init__(self, module: nn.Module, meta: dict | None = None, path: str | Path = "") -> None:
+        if meta is None:
+            if not isinstance(module, SpeechRecognizer):
+                raise TypeError("a module other than SpeechRecognizer needs its metadata")
+            self.vocab, self.feature_config = list(module.vocab), module.feature_config
+            self.dims, self.frame_seconds = module.dims, module.frame_seconds
+        else:
+            self.vocab, self.feature_config = list(meta["vocab"]), FeatureConfig(**meta["features"])
+            self.dims, self.frame_seconds = ModelDims(**meta["dims"]), float(meta["frame_seconds"])
+        self.module, self.path = module.eval(), str(path)
+        self.device = next(module.parameters(), torch.empty(0)).device
+
+    @property
+    def num_parameters(self) -> int:
+        return count_parameters(self.module)
+
+    @torch.inference_mode()
+    def __call__(self, wave, lengths) -> tuple[Tensor, Tensor]:
+        wave = torch.as_tensor(wave, dtype=torch.float32).to(self.device)
+        lengths = torch.as_tensor(lengths, dtype=torch.long).to(self.device)
+        return self.module(wave, lengths)
+
+
+class OnnxRecognizer(Recognizer):
+    """An exported ONNX model run with onnxruntime (no torch network, no checkpoint); its
+    vocabulary, features, dims and frame duration come from the file's metadata."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: model not found")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        providers = ["CPUExecutionProvider"]
+        if str(device).startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise CheckpointError(f"--device {device}: this onnxruntime has no CUDA provider")
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+            meta = json.loads(self.session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
+        except Exception as err:  # onnxruntime raises its own exception types
+            msg = " ".join(str(err).split())[:300]
+            raise CheckpointError(f"{path}: not an asr ONNX model ({msg})") from None
+        self.path, self.device = str(path), torch.device(device)
+        self.vocab: list[str] = meta["vocab"]
+        self.feature_config = FeatureConfig(**meta["features"])
+        self.dims = ModelDims(**meta["dims"])
+        self.frame_seconds: float = meta["frame_seconds"]
+
+    def __call__(self, wave, lengths) -> tuple[Tensor, Tensor]:
+        if isinstance(wave, Tensor):
+            wave, lengths = wave.cpu().numpy(), torch.as_tensor(lengths).cpu().numpy()
+        feed = {
+            "wave": np.ascontiguousarray(np.asarray(wave, dtype=np.float32)),
+            "wave_lengths": np.asarray(lengths, dtype=np.int64),
+        }
+        log_probs, out_lengths = self.session.run(None, feed)
+        return torch.from_numpy(log_probs), torch.from_numpy(out_lengths)
+
+
+def _is_torchscript(path: Path) -> bool:
+    """An ``asr export --format torchscript`` archive: a zip holding ``<name>/extra/asr.json``."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith(f"/extra/{TORCHSCRIPT_METADATA}") for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", threads: int | None = None
+) -> Recognizer:
+    """The recognizer in a file: an ONNX export (``.onnx``, run with onnxruntime), a TorchScript
+    export (``asr export --format torchscript``) or a training checkpoint, on `device`.
+
+    ``threads``: onnxruntime's intra-op threads; for PyTorch models ``torch.set_num_threads``
+    (process-wide). Raises ``asr.checkpoint.CheckpointError`` naming the file when it is none of
+    these, or for a CUDA device that is not there.
+    """
+    path = Path(path)
+    if path.suffix == ".onnx":
+        return OnnxRecognizer(path, str(device), threads)
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise CheckpointError(f"--device {device}: no CUDA device (torch {torch.__version__})")
+    if threads:
+        torch.set_num_threads(threads)
+    if path.is_file() and _is_torchscript(path):
+        extra = {TORCHSCRIPT_METADATA: ""}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch 2.13 marks TorchScript as deprecated
+                scripted = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        except RuntimeError as err:
+            raise CheckpointError(f"{path}: unreadable TorchScript archive ({err})") from None
+        return TorchRecognizer(scripted, json.loads(extra[TORCHSCRIPT_METADATA]), path)
+    return TorchRecognizer(load_module(path, device), path=path)
