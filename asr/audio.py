@@ -100,7 +100,10 @@ def _diagnose_open_failure(path: str, exc: Exception) -> AudioError:
 
 
 def _check_header(path: str, f: sf.SoundFile) -> None:
-    """Raise :class:`AudioError` if libsndfile's header log shows a truncated file."""
+    """Raise :class:`AudioError` if the header gives no sample rate or libsndfile's header log
+    shows a truncated file."""
+    if f.samplerate <= 0:
+        raise _error(path, f"invalid sample rate {f.samplerate} in header")
     try:
         log = f.extra_info
     except Exception:  # pragma: no cover - the log is a diagnostic nicety only
@@ -168,8 +171,6 @@ def audio_info(path: str | Path) -> tuple[float, int]:
     with _open(path) as f:
         _check_header(path, f)
         frames, rate = f.frames, f.samplerate
-    if rate <= 0:
-        raise _error(path, f"invalid sample rate {rate} in header")
     if frames <= 0:
         raise _error(path, "zero-length audio (header declares 0 frames, no samples)")
     return frames / rate, int(rate)
@@ -203,8 +204,6 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
         data = _read(path, f)
 
     _check_decoded(path, declared, data.shape[0])
-    if rate <= 0:
-        raise _error(path, f"invalid sample rate {rate} in header")
 
     wave = _mono(path, data)
     if rate != sample_rate:
@@ -236,8 +235,6 @@ def read_blocks(
     with _open(path) as f:
         _check_header(path, f)
         declared, rate = f.frames, f.samplerate
-        if rate <= 0:
-            raise _error(path, f"invalid sample rate {rate} in header")
         stream = None
         if rate != sample_rate:
             stream = soxr.ResampleStream(rate, sample_rate, 1, quality="HQ")

@@ -44,6 +44,11 @@ def asr_without_lightning(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def cli_export(capsys, ckpt, fmt: str, out) -> None:
+    proc = asr(capsys, "export", "--checkpoint", str(ckpt), "--format", fmt, "--out", str(out))
+    assert proc.returncode == 0 and "exported:" in proc.stdout, proc.stderr
+
+
 def padded_batch(manifest, n: int = 3) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     paths = [r["audio"] for r in read_manifest(manifest)][:n]
     waves = [load_audio(p) for p in paths]
@@ -61,12 +66,7 @@ def max_diff(a, b, lengths) -> float:
 def test_onnx_parity_and_transcribe_without_lightning(trained, tmp_path, capsys):
     ckpt, val = trained
     onnx_path = tmp_path / "model.onnx"
-    proc = asr(
-        capsys, "export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(onnx_path)
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "exported:" in proc.stdout
-
+    cli_export(capsys, ckpt, "onnx", onnx_path)
     wave, lengths, paths = padded_batch(val)
     assert lengths.unique().numel() == len(paths)  # really padded
     model = load_module(ckpt)
@@ -91,10 +91,7 @@ def test_onnx_parity_and_transcribe_without_lightning(trained, tmp_path, capsys)
 def test_torchscript_parity(trained, tmp_path, capsys):
     ckpt, val = trained
     out = tmp_path / "model.pt"
-    proc = asr(
-        capsys, "export", "--checkpoint", str(ckpt), "--format", "torchscript", "--out", str(out)
-    )
-    assert proc.returncode == 0, proc.stderr
+    cli_export(capsys, ckpt, "torchscript", out)
     wave, lengths, paths = padded_batch(val)
     with torch.no_grad():
         ref, ref_lengths = load_module(ckpt)(wave, lengths)
