@@ -81,7 +81,10 @@ class StackFrontend(nn.Module):
 class ConvFrontend(nn.Module):
     """DeepSpeech2-style 2-D convolutions over (time, freq), masked after every layer.
 
-    (B, T, F) -> (B, T / prod(time_strides), C * F'), F' = F / 4.
+    (B, T, F) -> (B, T / prod(time_strides), C * F'), F' = F / 4. The weights are stored as
+    (out, in, time, freq); the convolutions run on (B, C, F, T) with the kernels transposed to
+    match, the same maths with time as the innermost axis, where oneDNN's kernels are about
+    twice as fast on a CPU (scripts/bench_train.py).
     """
 
     def __init__(self, n_input: int, channels: int, time_strides: list[int]) -> None:
@@ -95,13 +98,15 @@ class ConvFrontend(nn.Module):
         self.out_dim = channels * freq
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        x = x.unsqueeze(1)  # (B, 1, T, F)
+        x = x.transpose(1, 2).unsqueeze(1)  # (B, 1, F, T)
         for conv in self.convs:
-            x = torch.nn.functional.hardtanh(conv(x), 0.0, 20.0)
+            weight = conv.weight.transpose(2, 3)  # (out, in, freq, time)
+            x = nn.functional.conv2d(x, weight, conv.bias, conv.stride[::-1], conv.padding[::-1])
+            x = nn.functional.hardtanh(x, 0.0, 20.0)
             lengths = torch.div(lengths - 1, conv.stride[0], rounding_mode="floor") + 1
-            x = x * lengths_to_mask(lengths, x.shape[2])[:, None, :, None]
-        b, c, t, f = x.shape
-        return x.permute(0, 2, 1, 3).reshape(b, t, c * f), lengths
+            x = x * lengths_to_mask(lengths, x.shape[3])[:, None, None, :]
+        b, c, f, t = x.shape
+        return x.permute(0, 3, 1, 2).reshape(b, t, c * f), lengths
 
 
 class RecurrentLayer(nn.Module):

@@ -98,3 +98,23 @@ def test_greedy_decode_merges_repeats_and_drops_blanks():
     frames = [[2, 2, 0, 2, 3, 1, 1, 3, 0], [1, 3, 3, 0, 0, 0, 0, 0, 0]]
     log_probs = torch.nn.functional.one_hot(torch.tensor(frames), 4).float().log()
     assert greedy_decode(log_probs, torch.tensor([9, 3]), tokens) == ["AAB B", "B"]
+
+
+def test_conv_frontend_is_the_time_freq_convolution_of_its_weights():
+    """The frontend runs on (B, C, F, T) for speed; it must equal the plain convolution of its
+    (out, in, time, freq) weights over (B, 1, T, F), masked after every layer."""
+    from asr.features import lengths_to_mask
+    from asr.model import ConvFrontend
+
+    torch.manual_seed(0)
+    frontend = ConvFrontend(40, 4, [2, 1])
+    x, lengths = torch.randn(3, 57, 40), torch.tensor([57, 40, 13])
+    ref, ref_lengths = x.unsqueeze(1), lengths
+    for conv in frontend.convs:
+        ref = torch.nn.functional.hardtanh(conv(ref), 0.0, 20.0)
+        ref_lengths = (ref_lengths - 1) // conv.stride[0] + 1
+        ref = ref * lengths_to_mask(ref_lengths, ref.shape[2])[:, None, :, None]
+    out, out_lengths = frontend(x, lengths)
+    b, c, t, f = ref.shape
+    assert torch.equal(out_lengths, ref_lengths)
+    torch.testing.assert_close(out, ref.permute(0, 2, 1, 3).reshape(b, t, c * f))
