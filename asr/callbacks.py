@@ -3,6 +3,8 @@
 - `SkipBadSteps`: a step whose loss or gradients are not finite, or whose batch ran out of GPU
   memory, is skipped (no weight update), counted (``skipped_steps`` in the logs and in the
   checkpoint) and logged; ``max_in_row`` such steps in a row stop the run with a `TrainingError`.
+- `FreezeLayers`: fine-tuning keeps the frontend and/or the lowest recurrent layers fixed for
+  the first steps.
 - `ReseedPerStep`: the torch generator is re-seeded before every step from (seed, rank, epoch,
   batch), so dropout and SpecAugment do not depend on history and a resumed run continues
   exactly as an uninterrupted one.
@@ -94,3 +96,23 @@ class ReseedPerStep(Callback):
     def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx: int) -> None:
         key = [self.seed, trainer.global_rank, trainer.current_epoch, batch_idx]
         torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0] >> 1))
+
+
+class FreezeLayers(Callback):
+    """Keep the frontend (``frontend``) and the lowest ``layers`` recurrent layers fixed for the
+    first ``steps`` training steps: their gradients are dropped before each optimizer step
+    (AdamW then leaves them as they are), which also works under DDP, where every parameter
+    takes part in each step's gradient exchange."""
+
+    def __init__(self, frontend: bool, layers: int, steps: int) -> None:
+        self.frontend, self.layers, self.steps = frontend, layers, steps
+
+    def frozen(self, pl_module) -> list[torch.nn.Parameter]:
+        encoder = pl_module.model.encoder
+        parts = [encoder.frontend] if self.frontend else []
+        return [p for part in [*parts, *encoder.rnns[: self.layers]] for p in part.parameters()]
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if trainer.global_step < self.steps:
+            for p in self.frozen(pl_module):
+                p.grad = None

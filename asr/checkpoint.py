@@ -85,3 +85,69 @@ def load_module(path: str | Path, device: str | torch.device = "cpu") -> SpeechR
     except (KeyError, TypeError, RuntimeError) as err:
         raise CheckpointError(f"{path}: not an asr checkpoint ({err})") from None
     return model.eval().to(device)
+
+
+def model_description(path: str | Path, ckpt: dict) -> dict:
+    """``{"dims", "features", "vocab"}`` of a training checkpoint (what rebuilds its model)."""
+    try:
+        hp = ckpt["hyper_parameters"]
+        return {"dims": hp["dims"], "features": hp["features"], "vocab": list(hp["vocab"])}
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: not an asr checkpoint (no {err})") from None
+
+
+def average_checkpoints(paths: list[str | Path]) -> dict:
+    """The element-wise mean of the model weights of training checkpoints of one model (same
+    dimensions, features and vocabulary), as ESPnet, NeMo and icefall average the last or best
+    epochs. Returns an ordinary self-describing checkpoint (``state_dict``, ``hyper_parameters``,
+    ``averaged_from``) that `load_module`, ``asr evaluate`` and ``asr export`` read; it has no
+    optimizer state, so training cannot resume from it. Integer buffers come from the first."""
+    if not paths:
+        raise CheckpointError("no checkpoints to average")
+    first = read_checkpoint(paths[0])
+    described = model_description(paths[0], first)
+    total = {k: v.double() if v.is_floating_point() else v for k, v in first["state_dict"].items()}
+    for path in paths[1:]:
+        ckpt = read_checkpoint(path)
+        if model_description(path, ckpt) != described:
+            raise CheckpointError(f"{path}: another model than {paths[0]} (dimensions, features "
+                                  "or vocabulary differ): cannot average them")
+        state = ckpt["state_dict"]
+        if state.keys() != total.keys():
+            raise CheckpointError(f"{path}: its weights differ in name from {paths[0]}'s")
+        for k, v in state.items():
+            if v.is_floating_point():
+                total[k] += v.double()
+    mean = {k: (v / len(paths)).to(first["state_dict"][k].dtype) if v.is_floating_point() else v
+            for k, v in total.items()}
+    return {
+        "state_dict": mean,
+        "hyper_parameters": first["hyper_parameters"],
+        "averaged_from": [str(p) for p in paths],
+    }
+
+
+def init_weights(model: SpeechRecognizer, path: str | Path) -> None:
+    """Load the weights of training checkpoint `path` (CMVN statistics included) into `model`,
+    for fine-tuning: nothing else of the checkpoint (optimizer, schedule, step count) is used.
+    Dimensions (dropout aside), features and vocabulary must be the same; a difference is a
+    one-line `CheckpointError` naming the first keys that differ."""
+    ckpt = read_checkpoint(path)
+    found = model_description(path, ckpt)
+    found["dims"] = {**found["dims"], "dropout": model.dims.dropout}  # free to change
+    expected = {**model.config(), "vocab": list(model.vocab)}
+    for part in ("vocab", "features", "dims"):
+        if found[part] != expected[part]:
+            if part == "vocab":
+                raise CheckpointError(f"{path}: its vocabulary ({len(found['vocab'])} symbols) "
+                                      f"differs from this model's ({len(expected['vocab'])})")
+            diff = sorted(k for k in expected[part] if found[part].get(k) != expected[part][k])
+            shown = ", ".join(f"{part}.{k} {found[part].get(k)!r} there, {expected[part][k]!r} "
+                              "here" for k in diff[:3])
+            raise CheckpointError(f"{path}: cannot initialise this model from it: {shown}")
+    state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()
+             if k.startswith("model.")}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: weights do not fit ({str(err).splitlines()[0]})") from None

@@ -56,6 +56,16 @@ class OptimConfig:
 @dataclass
 class CheckpointConfig:
     every_n_steps: int | None = 500  # also rewrite last.ckpt every N steps (None: epoch ends only)
+    keep_epochs: int = 0  # also keep the last N epochs' checkpoints, epochNN.ckpt (asr average)
+
+
+@dataclass
+class FreezeConfig:
+    """Fine-tuning: parts of the model kept fixed for the first `steps` training steps."""
+
+    frontend: bool = False  # the frontend (its convolutions; frame stacking has no weights)
+    layers: int = 0  # the lowest N recurrent layers
+    steps: int = 0  # 0: nothing is frozen
 
 
 def _trainer_defaults() -> dict[str, Any]:
@@ -79,6 +89,8 @@ class TrainConfig:
     seed: int = 0
     exp_dir: str = "exp/default"
     resume: str | None = None  # checkpoint to continue from (<exp_dir>/checkpoints/last.ckpt)
+    init_from: str | None = None  # fine-tuning: these weights; a fresh optimizer and schedule
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)  # with init_from
     data: DataConfig = field(default_factory=DataConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     specaug: SpecAugConfig = field(default_factory=SpecAugConfig)  # training only

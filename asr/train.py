@@ -27,8 +27,8 @@ from torch import nn
 from torchmetrics import Metric
 
 from asr.audio import AudioError, load_audio
-from asr.callbacks import ReseedPerStep, SkipBadSteps, TrainingError
-from asr.checkpoint import read_checkpoint, save_atomic
+from asr.callbacks import FreezeLayers, ReseedPerStep, SkipBadSteps, TrainingError
+from asr.checkpoint import init_weights, read_checkpoint, save_atomic
 from asr.config import OptimConfig, section, trainer_args
 from asr.data.loader import ASRDataModule
 from asr.data.manifest import PrepareReport, read_manifest
@@ -219,13 +219,18 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
 
     Writes to ``cfg.exp_dir``: checkpoints/{best-*.ckpt,last.ckpt}, logs/version_N/metrics.csv,
     tb/version_N/ (TensorBoard) and config.yaml (the resolved config). ``last.ckpt`` is rewritten
-    after every validation and every ``checkpoint.every_n_steps`` training steps. `callbacks`
+    after every validation and every ``checkpoint.every_n_steps`` training steps;
+    ``checkpoint.keep_epochs`` keeps epochNN.ckpt of the last epochs too. ``init_from`` starts
+    from a checkpoint's weights (``freeze``: parts kept fixed for the first steps). `callbacks`
     are added to the Trainer's.
     """
     L.seed_everything(cfg.seed, workers=True)
     exp = Path(cfg.exp_dir)
     module = build_module(cfg)
-    if cfg.features.normalize == "global" and not cfg.resume:
+    if cfg.init_from and not cfg.resume:  # fine-tuning: the weights (and CMVN) of a checkpoint
+        init_weights(module.model, cfg.init_from)
+        log.info("weights from %s", cfg.init_from)
+    elif cfg.features.normalize == "global" and not cfg.resume:
         _global_cmvn(module, cfg.data.train_manifest, cfg.data.cmvn_utterances)
     data_args = section(cfg, "data")
     del data_args["cmvn_utterances"]
@@ -249,21 +254,23 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     # Lightning's save_last only writes when the monitored metric improves: keep our own
     # last.ckpt, rewritten after every validation (and every N steps), for resuming.
     every = cfg.checkpoint.every_n_steps
-    last = [
+    saving = [
         ModelCheckpoint(dirpath=checkpoints, filename="last", enable_version_counter=False,
                         every_n_train_steps=n)
         for n in ([None, every] if every else [None])
     ]
+    if cfg.checkpoint.keep_epochs:  # epochNN.ckpt of the last N epochs, for `asr average`
+        saving.append(ModelCheckpoint(dirpath=checkpoints, filename="epoch{epoch:02d}",
+                                      auto_insert_metric_name=False, monitor="epoch", mode="max",
+                                      save_top_k=cfg.checkpoint.keep_epochs))
+    extra = [SkipBadSteps(cfg.optim.max_bad_steps), ReseedPerStep(cfg.seed)]
+    if cfg.freeze.steps:
+        extra.append(FreezeLayers(cfg.freeze.frontend, cfg.freeze.layers, cfg.freeze.steps))
     trainer = L.Trainer(
         **trainer_args(cfg),
         default_root_dir=exp,
         callbacks=[
-            best,
-            *last,
-            LearningRateMonitor(logging_interval="step"),
-            SkipBadSteps(cfg.optim.max_bad_steps),
-            ReseedPerStep(cfg.seed),
-            *(callbacks or []),
+            best, *saving, LearningRateMonitor(logging_interval="step"), *extra, *(callbacks or [])
         ],
         plugins=[AtomicCheckpointIO()],
         # one version_N folder per run, so a resumed run never overwrites earlier logs

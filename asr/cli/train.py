@@ -1,4 +1,4 @@
-"""Commands for models: config (print one), train, export."""
+"""Commands for models: config (print one), train, average, export."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_average(args: argparse.Namespace) -> int:
+    from asr.checkpoint import average_checkpoints, save_atomic
+
+    paths = sorted(args.checkpoints)[-args.last:] if args.last else args.checkpoints
+    save_atomic(average_checkpoints(paths), args.out)
+    print(f"averaged {len(paths)} checkpoints: {args.out}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from asr.checkpoint import load_module
     from asr.export import export_model, parity
@@ -48,6 +57,13 @@ def add_commands(sub) -> None:
     p = command(sub, "train", cmd_train, "train a model from a config")
     p.add_argument("--config", required=True)
     p.add_argument("overrides", nargs="*", help="config overrides, e.g. model.rnn_type=gru")
+
+    p = command(sub, "average", cmd_average, "average the weights of checkpoints (e.g. the last "
+                "epochs: checkpoint.keep_epochs=N) into one checkpoint")
+    p.add_argument("checkpoints", nargs="+", help="checkpoints of one model")
+    p.add_argument("--last", type=int, help="only the last N of them in name order "
+                   "(epoch05.ckpt ... epoch07.ckpt)")
+    p.add_argument("--out", required=True, help="the averaged checkpoint")
 
     p = command(sub, "export", cmd_export, "checkpoint -> ONNX or TorchScript (waveform -> "
                 "log-probs)")
