@@ -5,6 +5,8 @@
   checkpoint) and logged; ``max_in_row`` such steps in a row stop the run with a `TrainingError`.
 - `FreezeLayers`: fine-tuning keeps the frontend and/or the lowest recurrent layers fixed for
   the first steps.
+- `GradNormMonitor`: the total gradient norm before clipping (``grad_norm``) at every step,
+  and the share of steps so far that clipping cut (``clipped_share``), in the run's logs.
 - `ReseedPerStep`: the torch generator is re-seeded before every step from (seed, rank, epoch,
   batch), so dropout and SpecAugment do not depend on history and a resumed run continues
   exactly as an uninterrupted one.
@@ -116,3 +118,28 @@ class FreezeLayers(Callback):
         if trainer.global_step < self.steps:
             for p in self.frozen(pl_module):
                 p.grad = None
+
+
+class GradNormMonitor(Callback):
+    """Log ``grad_norm`` (the 2-norm of all gradients, before clipping) at every step and
+    ``clipped_share`` (the share of steps so far whose norm exceeded `clip_value`; 0 without
+    clipping). metrics.csv keeps every ``trainer.log_every_n_steps``-th step."""
+
+    def __init__(self, clip_value: float | None) -> None:
+        self.clip_value, self.steps, self.clipped = clip_value, 0, 0
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        if not grads:
+            return
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).item()
+        self.steps += 1
+        self.clipped += bool(self.clip_value and norm > self.clip_value)
+        pl_module.log("grad_norm", norm, on_step=True, on_epoch=False)
+        pl_module.log("clipped_share", self.clipped / self.steps, on_step=True, on_epoch=False)
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "clipped": self.clipped}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps, self.clipped = state["steps"], state["clipped"]

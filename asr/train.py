@@ -27,7 +27,13 @@ from torch import nn
 from torchmetrics import Metric
 
 from asr.audio import AudioError, load_audio
-from asr.callbacks import FreezeLayers, ReseedPerStep, SkipBadSteps, TrainingError
+from asr.callbacks import (
+    FreezeLayers,
+    GradNormMonitor,
+    ReseedPerStep,
+    SkipBadSteps,
+    TrainingError,
+)
 from asr.checkpoint import init_weights, read_checkpoint, save_atomic
 from asr.config import OptimConfig, section, trainer_args
 from asr.data.loader import ASRDataModule
@@ -263,7 +269,11 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
         saving.append(ModelCheckpoint(dirpath=checkpoints, filename="epoch{epoch:02d}",
                                       auto_insert_metric_name=False, monitor="epoch", mode="max",
                                       save_top_k=cfg.checkpoint.keep_epochs))
-    extra = [SkipBadSteps(cfg.optim.max_bad_steps), ReseedPerStep(cfg.seed)]
+    extra = [  # the gradient norm is read before a bad step's gradients are dropped
+        GradNormMonitor(cfg.trainer.get("gradient_clip_val")),
+        SkipBadSteps(cfg.optim.max_bad_steps),
+        ReseedPerStep(cfg.seed),
+    ]
     if cfg.freeze.steps:
         extra.append(FreezeLayers(cfg.freeze.frontend, cfg.freeze.layers, cfg.freeze.steps))
     trainer = L.Trainer(
