@@ -8,7 +8,7 @@ its own length (an exact alternative to ``pack_padded_sequence`` that keeps the 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import Tensor, nn
@@ -212,3 +212,20 @@ class SpeechRecognizer(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def hidden_for_parameters(dims: ModelDims, target: int) -> int:
+    """The hidden size (units per direction) that brings a model of `dims` (its rnn_type,
+    layers, frontend...) closest to `target` parameters: for comparing cells at an equal
+    parameter budget (a GRU has 3 gate blocks per unit, an LSTM 4, a simple RNN 1)."""
+
+    def params(hidden: int) -> int:
+        return count_parameters(Encoder(replace(dims, hidden=hidden)))
+
+    lo, hi = 1, 1
+    while params(hi) < target:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:  # the parameter count grows with the hidden size
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if params(mid) < target else (lo, mid)
+    return min((lo, hi), key=lambda h: abs(params(h) - target))

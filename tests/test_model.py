@@ -118,3 +118,21 @@ def test_conv_frontend_is_the_time_freq_convolution_of_its_weights():
     b, c, t, f = ref.shape
     assert torch.equal(out_lengths, ref_lengths)
     torch.testing.assert_close(out, ref.permute(0, 2, 1, 3).reshape(b, t, c * f))
+
+
+@pytest.mark.parametrize("layers, bidirectional", [(3, True), (1, False)])
+def test_equal_parameter_budget_across_cells(layers, bidirectional):
+    """Hidden sizes for rnn, gru and lstm that land within 5 % of the LSTM's parameters."""
+    from dataclasses import replace
+
+    from asr.model import Encoder, count_parameters, hidden_for_parameters
+
+    lstm = ModelDims(rnn_type="lstm", hidden=256, layers=layers, bidirectional=bidirectional)
+    target = count_parameters(Encoder(lstm))
+    sizes = {}
+    for cell in ("rnn", "gru", "lstm"):
+        dims = replace(lstm, rnn_type=cell)
+        sizes[cell] = hidden_for_parameters(dims, target)
+        found = count_parameters(Encoder(replace(dims, hidden=sizes[cell])))
+        assert abs(found - target) <= 0.05 * target
+    assert sizes["lstm"] == 256 and sizes["rnn"] > sizes["gru"] > sizes["lstm"]
