@@ -84,7 +84,7 @@ class GreedyDecoder:
 
 
 def tuned_path(lm: str | Path) -> Path:
-    """Where `asr tune-lm` stores the tuned weights of an LM: ``<lm>.tuned.json``, holding
+    """Where `asr lm tune` stores the tuned weights of an LM: ``<lm>.tuned.json``, holding
     ``{backend: {"alpha", "beta", "wer", "grid", ...}}``."""
     return Path(f"{lm}.tuned.json")
 
@@ -140,7 +140,7 @@ class BeamSearchDecoder:
     - ``pyctcdecode``: lexicon-free character beam search with word-level LM scoring; `lexicon`
       words (default: the LM's unigrams) only bias partial words.
 
-    alpha and beta default to the values `asr tune-lm` stored in ``<lm>.tuned.json`` for this
+    alpha and beta default to the values `asr lm tune` stored in ``<lm>.tuned.json`` for this
     backend, else (0.5, 1.0). Note the LM scale differs: flashlight uses KenLM's log10 scores,
     pyctcdecode natural logs.
     """
@@ -185,7 +185,7 @@ class BeamSearchDecoder:
         try:
             tuned = json.loads(path.read_text()).get(self.backend, {})
         except (ValueError, AttributeError):
-            raise DecoderError(f"{path}: not a tuned-weights file (asr tune-lm)") from None
+            raise DecoderError(f"{path}: not a tuned-weights file (asr lm tune)") from None
         if not tuned:
             log.warning("%s has no weights tuned for %s: using defaults", path, self.backend)
         return tuned

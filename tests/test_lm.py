@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import asr.lm as lm_module
-from asr.cli import main
+from asr.cli import build_parser, main
 from asr.decode import BeamSearchDecoder, read_words
 from asr.lm import (
     BOS,
@@ -195,7 +195,9 @@ def test_tune_lm_cli_writes_weights_that_evaluate_uses(trained, tmp_path, capsys
     lm = tmp_path / "lm.arpa"
     assert main(["lm", "build", "--text", str(text), "--out", str(lm), "--order", "2"]) == 0
     args = ["--checkpoint", str(ckpt), "--manifest", str(manifest), "--lm", str(lm)]
-    assert main(["tune-lm", *args, "--alphas=0.5,2", "--betas=-1,4", "--beam-size", "4"]) == 0
+    assert main(["lm", "tune", *args, "--alphas=0.5,2", "--betas=-1,4", "--beam-size", "4"]) == 0
+    old = build_parser().parse_args(["tune-lm", *args])  # the older spelling: the same command
+    assert old.func is build_parser().parse_args(["lm", "tune", *args]).func
     tuned = json.loads((tmp_path / "lm.arpa.tuned.json").read_text())["flashlight"]
     assert len(tuned["grid"]) == 4 and tuned["beam_size"] == 4
     assert (tuned["alpha"], tuned["beta"]) in {(a, b) for a in (0.5, 2) for b in (-1, 4)}
