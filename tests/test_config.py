@@ -80,7 +80,9 @@ def test_every_shipped_config_loads(capsys):
 
 
 def test_asr_config_prints_the_resolved_config(capsys):
-    assert main(["config", str(REPO / "conf" / "mini.yaml"), "model.hidden=64"]) == 0
+    mini = REPO / "conf" / "mini.yaml"
+    assert main(["config", str(mini), "model.hidden=64"]) == 0
     printed = OmegaConf.create(capsys.readouterr().out)
-    assert printed.model.hidden == 64 and printed.optim.lr == 1.5e-3
-    assert printed.model.layers == ModelDims().layers
+    assert printed.model.hidden == 64  # the override
+    assert printed.optim.lr == OmegaConf.load(mini).optim.lr  # the file
+    assert printed.model.layers == ModelDims().layers  # the schema's default
