@@ -71,20 +71,22 @@ def load_module(path: str | Path, device: str | torch.device = "cpu") -> SpeechR
     on `device`: for training-side uses (export, averaging, tests). To recognize speech, use
     ``asr.load_model`` (asr.recognizer), which also reads ONNX and TorchScript files."""
     ckpt = read_checkpoint(path)
+    described = model_description(path, ckpt)
     try:
-        hp = ckpt["hyper_parameters"]
         model = SpeechRecognizer(
-            ModelDims(**hp["dims"]), FeatureConfig(**hp["features"]), hp["vocab"]
+            ModelDims(**described["dims"]), FeatureConfig(**described["features"]),
+            described["vocab"],
         )
-        state = {
-            k.removeprefix("model."): v
-            for k, v in ckpt["state_dict"].items()
-            if k.startswith("model.")
-        }
-        model.load_state_dict(state)
+        model.load_state_dict(_model_state(ckpt))
     except (KeyError, TypeError, RuntimeError) as err:
         raise CheckpointError(f"{path}: not an asr checkpoint ({err})") from None
     return model.eval().to(device)
+
+
+def _model_state(ckpt: dict) -> dict:
+    """The network's weights in a training checkpoint (the LightningModule's ``model.*``)."""
+    return {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()
+            if k.startswith("model.")}
 
 
 def model_description(path: str | Path, ckpt: dict) -> dict:
@@ -135,7 +137,7 @@ def init_weights(model: SpeechRecognizer, path: str | Path) -> None:
     ckpt = read_checkpoint(path)
     found = model_description(path, ckpt)
     found["dims"] = {**found["dims"], "dropout": model.dims.dropout}  # free to change
-    expected = {**model.config(), "vocab": list(model.vocab)}
+    expected = model.config()
     for part in ("vocab", "features", "dims"):
         if found[part] != expected[part]:
             if part == "vocab":
@@ -145,9 +147,7 @@ def init_weights(model: SpeechRecognizer, path: str | Path) -> None:
             shown = ", ".join(f"{part}.{k} {found[part].get(k)!r} there, {expected[part][k]!r} "
                               "here" for k in diff[:3])
             raise CheckpointError(f"{path}: cannot initialise this model from it: {shown}")
-    state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()
-             if k.startswith("model.")}
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(_model_state(ckpt))
     except RuntimeError as err:
         raise CheckpointError(f"{path}: weights do not fit ({str(err).splitlines()[0]})") from None
