@@ -7,6 +7,8 @@
   the first steps.
 - `GradNormMonitor`: the total gradient norm before clipping (``grad_norm``) at every step,
   and the share of steps so far that clipping cut (``clipped_share``), in the run's logs.
+- `ElapsedTime`: wall-clock seconds of training so far (``elapsed_s``, validation included,
+  carried across a resume) at every step and validation, for curves against time.
 - `ReseedPerStep`: the torch generator is re-seeded before every step from (seed, rank, epoch,
   batch), so dropout and SpecAugment do not depend on history and a resumed run continues
   exactly as an uninterrupted one.
@@ -18,6 +20,7 @@ The module under training marks a step it could not run (out of memory) by setti
 from __future__ import annotations
 
 import logging
+import time
 
 import lightning as L
 import numpy as np
@@ -143,3 +146,30 @@ class GradNormMonitor(Callback):
 
     def load_state_dict(self, state: dict) -> None:
         self.steps, self.clipped = state["steps"], state["clipped"]
+
+
+class ElapsedTime(Callback):
+    """Log ``elapsed_s``: wall-clock seconds since training started (set-up excluded,
+    validation included), summed over a resumed run's sessions."""
+
+    def __init__(self) -> None:
+        self.before, self.start = 0.0, time.perf_counter()
+
+    def elapsed(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        pl_module.log("elapsed_s", self.elapsed(), on_step=True, on_epoch=False)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            pl_module.log("elapsed_s", self.elapsed(), on_step=False, on_epoch=True)
+
+    def state_dict(self) -> dict:
+        return {"elapsed_s": self.elapsed()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.before = state["elapsed_s"]

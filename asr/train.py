@@ -28,6 +28,7 @@ from torchmetrics import Metric
 
 from asr.audio import AudioError, load_audio
 from asr.callbacks import (
+    ElapsedTime,
     FreezeLayers,
     GradNormMonitor,
     ReseedPerStep,
@@ -273,6 +274,7 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
         GradNormMonitor(cfg.trainer.get("gradient_clip_val")),
         SkipBadSteps(cfg.optim.max_bad_steps),
         ReseedPerStep(cfg.seed),
+        ElapsedTime(),
     ]
     if cfg.freeze.steps:
         extra.append(FreezeLayers(cfg.freeze.frontend, cfg.freeze.layers, cfg.freeze.steps))

@@ -16,7 +16,7 @@ import argparse
 import logging
 import sys
 
-from asr.cli import data, lm, recognize, report, train
+from asr.cli import data, lm, recognize, report, study, train
 from asr.cli.common import log
 
 __all__ = ["build_parser", "main"]
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging, and a traceback for every error")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, train, recognize, report, lm):
+    for group in (data, train, recognize, report, lm, study):
         group.add_commands(sub)
     return parser
 

@@ -71,7 +71,8 @@ def find_training_logs(path: str | Path) -> list[Path]:
 
 def read_training_log(path: str | Path) -> dict:
     """Per-epoch training curves from Lightning CSV logs: mean train_loss over the epoch's
-    logged steps, and the epoch's val_loss / val_wer / val_cer. A later log (resumed run)
+    logged steps, the epoch's val_loss / val_wer / val_cer, and elapsed_s (wall-clock seconds
+    of training at the epoch's end, when logged). A later log (resumed run)
     replaces the epochs it repeats."""
     files = find_training_logs(path)
     epochs: dict[int, dict] = {}
@@ -92,17 +93,35 @@ def read_training_log(path: str | Path) -> dict:
                 for key in ("val_loss", "val_wer", "val_cer"):
                     if row.get(key):
                         out[key] = float(row[key])
+                if row.get("elapsed_s"):  # the epoch's last step or its validation
+                    out["elapsed_s"] = max(out.get("elapsed_s", 0.0), float(row["elapsed_s"]))
         for epoch, out in seen.items():
             if losses[epoch]:
                 out["train_loss"] = sum(losses[epoch]) / len(losses[epoch])
             epochs[epoch] = out
     if not epochs:
         raise ReportError(f"{files[0]}: no epochs in the training log")
-    keys = ("epoch", "step", "train_loss", "val_loss", "val_wer", "val_cer")
+    keys = ("epoch", "step", "train_loss", "val_loss", "val_wer", "val_cer", "elapsed_s")
     return {
         "source": [str(f) for f in files],
         "epochs": [{k: epochs[e].get(k) for k in keys} for e in sorted(epochs)],
     }
+
+
+def read_step_log(path: str | Path) -> list[dict]:
+    """Per-step rows of a training run's Lightning CSV logs (resumed runs: a later log replaces
+    the steps it repeats): ``{"step", "train_loss", "grad_norm", "skipped_steps"}`` (None where
+    a value was not logged), in step order."""
+    steps: dict[int, dict] = {}
+    keys = ("train_loss", "grad_norm", "skipped_steps")
+    for file in find_training_logs(path):
+        with file.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if not row.get("step") or not any(row.get(k) for k in keys):
+                    continue
+                out = steps.setdefault(int(float(row["step"])), {})
+                out.update({k: float(row[k]) for k in keys if row.get(k)})
+    return [{"step": s, **{k: steps[s].get(k) for k in keys}} for s in sorted(steps)]
 
 
 def read_run_config(path: str | Path | None) -> dict | None:
