@@ -3,7 +3,7 @@
     python scripts/bench_timestamps.py --checkpoint CKPT [--files 6] [--words 25] [--seed 0]
 
 Builds files by concatenating single-word espeak-ng clips (words of the project's grammar,
-spoken by voices held out of training) with random pauses; ``asr.data.synth.synthesize`` trims
+spoken by voices held out of training) with random pauses; ``asr.data.engines.synthesize`` trims
 each clip to exactly 0.15 s of silence either side of the speech (-40 dB), so every word's true
 start and end are known. Then measures:
 
@@ -27,8 +27,8 @@ import soundfile as sf
 
 from asr.align import word_timestamps
 from asr.audio import load_audio
+from asr.data.engines import KEEP_SILENCE_S, SAMPLE_RATE, list_voices, split_voices, synthesize
 from asr.data.sentences import grammar_vocabulary
-from asr.data.synth import KEEP_SILENCE_S, SAMPLE_RATE, list_voices, split_voices, synthesize
 from asr.recognizer import load_model
 from asr.transcribe import transcribe_files
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.data.engines import list_voices, split_voices, synthesize
 from asr.data.sentences import (
     MAX_WORDS,
     MIN_WORDS,
@@ -21,15 +22,7 @@ from asr.data.sentences import (
     load_grammar,
     read_text_file,
 )
-from asr.data.synth import (
-    MAX_PAUSES,
-    PAUSE_RANGE_S,
-    _plan,
-    list_voices,
-    split_voices,
-    synthesize,
-    synthesize_corpus,
-)
+from asr.data.synth import MAX_PAUSES, PAUSE_RANGE_S, _plan, synthesize_corpus
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None,

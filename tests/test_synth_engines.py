@@ -1,4 +1,4 @@
-"""Tests for the synthesis engines of `asr synth` (asr.data.synth): flite, piper, the engine
+"""Tests for the synthesis engines of `asr synth` (asr.data.engines): flite, piper, the engine
 mix, held-out voices, determinism and the lines for missing engines."""
 
 from __future__ import annotations
@@ -16,16 +16,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.data import synth
+from asr.data import engines
+from asr.data.engines import ENGINES, engine_of, select_engines, split_engine_voices
 from asr.data.sentences import SynthError, generate_sentences
-from asr.data.synth import (
-    ENGINES,
-    _plan,
-    engine_of,
-    select_engines,
-    split_engine_voices,
-    synthesize_corpus,
-)
+from asr.data.synth import _plan, synthesize_corpus
 
 INSTALLED = [name for name, engine in ENGINES.items() if engine.available()]
 
@@ -113,9 +107,9 @@ def test_engine_mix_is_deterministic_and_balanced(tmp_path):
 
 
 def test_default_engine_keeps_the_espeak_split_and_plan():
-    voices = synth.list_voices()
+    voices = engines.list_voices()
     espeak = select_engines(["espeak-ng"]) if "espeak-ng" in INSTALLED else [ENGINES["espeak-ng"]]
-    assert split_engine_voices(espeak, 2, seed=4) == synth.split_voices(voices, 2, seed=4)
+    assert split_engine_voices(espeak, 2, seed=4) == engines.split_voices(voices, 2, seed=4)
     texts = [s.upper() for s in generate_sentences(50, seed=0)]
     speakers = {v: i + 1 for i, v in enumerate(voices)}
     old_order = list(voices)
@@ -156,7 +150,7 @@ def test_missing_engine_is_skipped_with_one_line(tmp_path, monkeypatch, caplog):
     real_which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda name: None if name == "flite" else real_which(name))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with caplog.at_level(logging.WARNING, logger="asr.data.synth"):
+    with caplog.at_level(logging.WARNING, logger="asr.data.engines"):
         engines = select_engines(["espeak-ng", "flite", "piper"])
     assert [e.name for e in engines] == ["espeak-ng"]
     lines = [r.getMessage() for r in caplog.records]
