@@ -8,8 +8,9 @@ under ``defaults`` (paths relative to its own folder, ``.yaml`` optional), e.g.
 the key and the file (or "command line"). ``asr config CFG [key=value ...]`` prints the result.
 
 Sections: ``model`` (`asr.model.ModelDims`), ``features`` (`asr.features.FeatureConfig`),
-``specaug`` (`asr.features.SpecAugConfig`), ``decode`` (`asr.decode.DecodeConfig`), and the ones
-below; ``trainer`` holds `lightning.Trainer` arguments, passed on as they are.
+``specaug`` (`asr.features.SpecAugConfig`), ``augment`` (`asr.augment.AugmentConfig`),
+``decode`` (`asr.decode.DecodeConfig`), and the ones below; ``trainer`` holds `lightning.Trainer`
+arguments, passed on as they are.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from asr.augment import AugmentConfig
 from asr.decode import DecodeConfig, DecoderError
 from asr.features import FeatureConfig, SpecAugConfig
 from asr.model import ModelDims
@@ -94,6 +96,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     specaug: SpecAugConfig = field(default_factory=SpecAugConfig)  # training only
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # waveforms; training only
     model: ModelDims = field(default_factory=ModelDims)  # n_input, vocab_size: set by training
     optim: OptimConfig = field(default_factory=OptimConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
@@ -143,7 +146,7 @@ def _compose(cfg: DictConfig, path: Path, seen: tuple[Path, ...] = ()) -> DictCo
 
 def _check_values(cfg: DictConfig, source: str) -> None:
     """Run the sections' own checks (``__post_init__``: e.g. an unknown rnn_type)."""
-    for name in ("model", "features", "specaug", "decode"):
+    for name in ("model", "features", "specaug", "augment", "decode"):
         try:
             OmegaConf.to_object(cfg[name])
         except (ValueError, TypeError, DecoderError) as err:

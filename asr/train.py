@@ -247,6 +247,7 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
         sample_rate=rate,
         seed=cfg.seed,
         output_frames=lambda seconds: module.model.output_frames(int(seconds * rate)),
+        augment=section(cfg, "augment"),
         **data_args,
     )
     checkpoints = exp / "checkpoints"

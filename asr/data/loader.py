@@ -6,7 +6,8 @@ the batches; training batches are trimmed so every rank runs the same number of 
 
 Training resumes exactly, mid-epoch included: the batch order depends only on (seed, epoch), the
 training sampler's position is saved in every checkpoint (`ASRDataModule.state_dict`), and speed
-perturbation draws from (seed, epoch, utterance), not from a process-wide generator.
+perturbation and waveform augmentation (`asr.augment`) draw from (seed, epoch, utterance), not
+from a process-wide generator.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asr.audio import AudioError, load_audio
+from asr.augment import AugmentConfig, Augmenter
 from asr.data.manifest import ManifestError, PrepareReport, check_records, read_manifest
 from asr.text import CharVocab
 
@@ -34,8 +36,10 @@ class AudioDataset(Dataset):
     `speed_perturb`: factors drawn uniformly per item (e.g. [0.9, 1.0, 1.1]); training only.
     The draw is a function of (`seed`, epoch, index) when the key is an ``(index, epoch)`` pair
     (see `DurationBucketSampler(with_epoch=True)`), so it is the same in any worker and after a
-    resume. A file that fails to load is logged and skipped (the item is None; `collate` drops
-    it), and so is a transcript outside the vocabulary.
+    resume. `augment` (training only) is applied after speed perturbation, drawn from the same
+    (seed, epoch, index) key (`asr.augment.Augmenter`). A file that fails to load is logged
+    and skipped (the item is None; `collate` drops it), and so is a transcript outside the
+    vocabulary.
     """
 
     def __init__(
@@ -45,9 +49,10 @@ class AudioDataset(Dataset):
         sample_rate: int = 16000,
         speed_perturb: Sequence[float] | None = None,
         seed: int = 0,
+        augment: Augmenter | None = None,
     ) -> None:
         self.records, self.vocab, self.sample_rate = list(records), vocab, sample_rate
-        self.speed_perturb, self.seed = list(speed_perturb or []), seed
+        self.speed_perturb, self.seed, self.augment = list(speed_perturb or []), seed, augment
 
     def __len__(self) -> int:
         return len(self.records)
@@ -65,6 +70,8 @@ class AudioDataset(Dataset):
             factor = random.Random(f"{self.seed}/{epoch}/{i}").choice(self.speed_perturb)
             if factor != 1.0:
                 wave = soxr.resample(wave, self.sample_rate * factor, self.sample_rate)
+        if self.augment is not None:
+            wave = self.augment(wave, i, epoch)
         return wave, tokens, rec
 
 
@@ -182,7 +189,8 @@ class ASRDataModule(L.LightningDataModule):
 
     Its ``state_dict`` (saved by Lightning in every checkpoint, restored before the loaders are
     built) is the training sampler's position, so a resumed run continues mid-epoch exactly
-    where the checkpoint was taken. (Lightning's own stateful-loader support cannot be used:
+    where the checkpoint was taken. `augment` (fields of `asr.augment.AugmentConfig`) applies to
+    the training set only. (Lightning's own stateful-loader support cannot be used:
     it restores after ``estimated_stepping_batches`` has already started iterating.)
     """
 
@@ -199,6 +207,7 @@ class ASRDataModule(L.LightningDataModule):
         seed: int = 0,
         max_duration: float | None = None,
         output_frames: Callable[[float], int] | None = None,
+        augment: dict | None = None,
     ) -> None:
         super().__init__()
         self.train_manifest, self.val_manifest = train_manifest, val_manifest
@@ -206,6 +215,7 @@ class ASRDataModule(L.LightningDataModule):
         self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
         self.num_workers, self.speed_perturb = num_workers, speed_perturb
         self.max_duration, self.output_frames = max_duration, output_frames
+        self.augment = AugmentConfig(**(augment or {}))
         self._train_sampler: DurationBucketSampler | None = None
         self._resume: dict | None = None
 
@@ -237,8 +247,17 @@ class ASRDataModule(L.LightningDataModule):
             drop_uneven=train,
             with_epoch=train,
         )
+        augmenter = None
+        if train and self.augment.enabled:  # the RIR bank is built (or read) here, once
+            sources = [r["audio"] for r in records]
+            augmenter = Augmenter(self.augment, self.seed, self.sample_rate, sources)
         dataset = AudioDataset(
-            records, self.vocab, self.sample_rate, self.speed_perturb if train else None, self.seed
+            records,
+            self.vocab,
+            self.sample_rate,
+            self.speed_perturb if train else None,
+            self.seed,
+            augmenter,
         )
         if train:
             self._train_sampler = sampler
