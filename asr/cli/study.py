@@ -46,7 +46,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     config, _, base, runs = load_plan(exp / "plan.json")
     measure_runs(runs, base, args.test, log.info)
     if not (exp / "speed.json").is_file():
-        result = speed(config, runs, base, args.test)
+        base_run = next(r for r in runs if r.factors == base)
+        result = speed(config, base_run.overrides, args.test)
         (exp / "speed.json").write_text(json.dumps(result, indent=1) + "\n")
         log.info("speed per cell: %s/speed.json", exp)
     return 0

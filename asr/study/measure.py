@@ -27,7 +27,8 @@ from asr.data.loader import AudioDataset, collate
 from asr.data.manifest import read_manifest
 from asr.diagnostics import layer_gradients, temporal_reach
 from asr.evaluation import evaluate
-from asr.model import SpeechRecognizer
+from asr.model import Encoder, SpeechRecognizer, count_parameters, hidden_for_parameters
+from asr.provenance import hardware_info
 from asr.study.plan import CELLS, Factors, Run
 from asr.study.runner import read_status, run_dir
 from asr.text import CharVocab
@@ -81,11 +82,11 @@ def reach(trained: SpeechRecognizer, initial: SpeechRecognizer, batch: dict) -> 
     """Temporal reach of the top layer's state, at initialisation and trained, on the trained
     model's features (the same input for both)."""
     feats, lengths = _features(trained, batch)
-    return {
-        name: {k: v.tolist() for k, v in temporal_reach(
-            _top_hidden(m), feats, lengths, MAX_LAG, m.dims.subsampling).items()}
-        for name, m in (("init", initial), ("trained", trained))
-    }
+    out: dict = {"frame_seconds": trained.frame_seconds}
+    for name, m in (("init", initial), ("trained", trained)):
+        curve = temporal_reach(_top_hidden(m), feats, lengths, MAX_LAG, m.dims.subsampling)
+        out[name] = {k: v.tolist() for k, v in curve.items()}
+    return out
 
 
 def layer_norms(trained: SpeechRecognizer, initial: SpeechRecognizer, batch: dict) -> dict:
@@ -171,27 +172,33 @@ def _time_transcription(model: SpeechRecognizer, batches: list[dict]) -> float:
     return time.perf_counter() - start
 
 
-def speed(config: str, runs: list[Run], base: Factors, manifest: str, steps: int = 5) -> dict:
-    """Training throughput (audio s/s) and transcription RTF per cell, at the runs' equal
-    parameter budget and at the base run's hidden size, on this machine's threads."""
-    cfg = load_config(config)
+def speed(config: str, overrides: list[str], manifest: str, steps: int = 5) -> dict:
+    """Training throughput (audio s/s) and transcription RTF per cell, at the parameter budget
+    of the config's model (the base run's: `overrides`) and at its hidden size, on this
+    machine's threads."""
+    cfg = load_config(config, overrides)
     records = sorted(read_manifest(manifest), key=lambda r: r["id"])[:48]
-    hidden = {r.factors.cell: r.hidden for r in runs
-              if r.factors == replace(base, cell=r.factors.cell)}
+    model = build_module(cfg).model
+    batches = [make_batch(model, records[i:i + 8]) for i in range(0, len(records), 8)]
+    audio = [float(b["wave_lengths"].sum()) / cfg.features.sample_rate for b in batches]
+    params = count_parameters(Encoder(model.dims))
+    sizes = {
+        "equal parameters": {c: hidden_for_parameters(replace(model.dims, rnn_type=c), params)
+                             for c in CELLS},
+        "equal hidden size": dict.fromkeys(CELLS, model.dims.hidden),
+    }
     rows = []
-    for budget, sizes in (("equal parameters", hidden),
-                          ("equal hidden size", dict.fromkeys(CELLS, cfg.model.hidden))):
+    for budget, hidden in sizes.items():
         for cell in CELLS:
-            cfg.model.rnn_type, cfg.model.hidden = cell, sizes[cell]
+            cfg.model.rnn_type, cfg.model.hidden = cell, hidden[cell]
             torch.manual_seed(0)
             model = build_module(cfg).model
-            batches = [make_batch(model, records[i:i + 8]) for i in range(0, len(records), 8)]
-            audio = [float(b["wave_lengths"].sum()) / cfg.features.sample_rate for b in batches]
             step = _time_training(model, batches[0], steps)
             rows.append({
-                "budget": budget, "cell": cell, "hidden": sizes[cell],
-                "parameters": sum(p.numel() for p in model.encoder.parameters()),
+                "budget": budget, "cell": cell, "hidden": hidden[cell],
+                "parameters": count_parameters(model.encoder),
                 "train_audio_per_second": audio[0] / step, "train_step_seconds": step,
                 "rtf": _time_transcription(model, batches) / sum(audio),
             })
-    return {"threads": torch.get_num_threads(), "batch_utterances": 8, "rows": rows}
+    return {"threads": torch.get_num_threads(), "batch_utterances": 8,
+            "hardware": hardware_info("cpu"), "rows": rows}
