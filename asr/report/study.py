@@ -54,7 +54,7 @@ COMPARISONS = (
 )
 
 
-def _steps_summary(steps: list[dict]) -> dict:
+def _steps_summary(steps: list[dict], clip: float | None) -> dict:
     norms = [s["grad_norm"] for s in steps if s["grad_norm"] is not None]
     losses = [s["train_loss"] for s in steps if s["train_loss"] is not None]
     median = statistics.median(norms) if norms else None
@@ -67,6 +67,7 @@ def _steps_summary(steps: list[dict]) -> dict:
         "median_grad_norm": median,
         "max_grad_norm": max(norms, default=None),
         "explosions": sum(n > 10 * median for n in norms) if median else 0,
+        "clipped_share": sum(n > clip for n in norms) / len(norms) if clip and norms else 0.0,
         "loss_spikes": spikes,
         "skipped_steps": int(skipped),
     }
@@ -96,7 +97,7 @@ def collect_run(exp: Path, run: dict) -> tuple[dict, list[dict]]:
     try:
         out["epochs"] = read_training_log(folder)["epochs"]
         steps = read_step_log(folder)
-        out["steps"] = _steps_summary(steps)
+        out["steps"] = _steps_summary(steps, run["factors"]["clip"])
     except ReportError:  # a run that failed before logging anything
         pass
     measures = folder / "measures.json"
@@ -121,6 +122,10 @@ def _members(runs: list[dict], base: dict, comp: Comparison) -> list[dict]:
     chosen = [r for r in runs if differs(r["factors"]) <= set(comp.factors)]
     if "seed" not in comp.factors:
         chosen = [r for r in chosen if r["factors"]["seed"] == base["seed"]]
+    varied = set(comp.factors) - {"cell", "seed"}
+    if "cell" in comp.factors and varied:  # only the cells whose factor was varied
+        cells = {r["factors"]["cell"] for r in chosen if differs(r["factors"]) & varied}
+        chosen = [r for r in chosen if r["factors"]["cell"] in cells]
     return sorted(chosen, key=lambda r: tuple(str(r["factors"][k]) for k in FACTOR_ORDER))
 
 
@@ -145,7 +150,8 @@ def comparison_table(comp: Comparison, runs: list[dict]) -> tuple[list[str], lis
     head = [*(LABELS.get(k, k) for k in comp.factors), "hidden", "params", "test WER", "dev WER",
             "train min"]
     if comp.id == "clipping":
-        head += ["median |g|", "max |g|", "explosions", "loss spikes", "skipped"]
+        head += ["median |g|", "max |g|", "steps clipped", "explosions", "loss spikes",
+                 "skipped"]
     if comp.id == "dropout":
         head += ["train loss", "dev loss", "gap"]
     if comp.id == "length":
@@ -159,6 +165,7 @@ def comparison_table(comp: Comparison, runs: list[dict]) -> tuple[list[str], lis
         s = r["steps"] or {}
         if comp.id == "clipping":
             row += [f"{s.get('median_grad_norm') or 0:.2f}", f"{s.get('max_grad_norm') or 0:.1f}",
+                    pct(s.get("clipped_share"), 1),
                     *(str(s.get(k, "-")) for k in ("explosions", "loss_spikes", "skipped_steps"))]
         if comp.id == "dropout":
             last = r["epochs"][-1] if r["epochs"] else {}

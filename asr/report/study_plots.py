@@ -130,6 +130,7 @@ def buckets(runs: list[dict]) -> bytes:
         ax.bar(np.arange(len(labels)) + i * width, ys, width,
                label="full length" if cap is None else f"trained on <= {cap:g} s")
     ax.set_xticks(np.arange(len(labels)) + width * (len(runs) - 1) / 2, labels)
+    ax.set_ylim(0, 100 * max((b["wer"] or 0) for r in runs for b in r["buckets"]) * 1.3 + 1)
     ax.set_xlabel("test utterance duration")
     ax.set_ylabel("WER (%)")
     ax.set_title("WER by test duration")
