@@ -119,7 +119,8 @@ def stacking(g: Groups, speed, noise) -> tuple[str, str]:
             continue
         deeper = min(wer(r) for n, r in by.items() if n > 1)
         parts.append(deeper < wer(by[1]) - noise)
-        text.append(f"{cell}: " + ", ".join(f"{n} layers {_pts(wer(by[n]))}" for n in sorted(by)))
+        text.append(f"{cell}: " + ", ".join(
+            f"{n} layer{'s' * (n > 1)} {_pts(wer(by[n]))}" for n in sorted(by)))
     return ("; ".join(text) or "no depth runs"), (_verdict(parts) if parts else "not measured")
 
 
