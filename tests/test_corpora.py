@@ -77,6 +77,19 @@ def test_fsdd_conventional_split(tmp_path, caplog):
     assert first[:5] == ["0_george_0", "1_george_0", "2_george_0", "3_george_0", "0_lucas_0"]
 
 
+def test_fsdd_leave_one_speaker_out(tmp_path):
+    data = make_fsdd(tmp_path / "fsdd", speakers=("george", "lucas", "theo"), digits=range(3))
+    prepare_fsdd(data, tmp_path / "m", test_speaker="lucas")
+    splits = {s: read_manifest(tmp_path / "m" / f"{s}.jsonl") for s in ("train", "dev", "test")}
+    assert {r["speaker"] for r in splits["test"]} == {"lucas"}
+    assert len(splits["test"]) == 3 * 12  # every recording of lucas, whatever its index
+    for name, indices in [("dev", range(5, 10)), ("train", (0, 1, 2, 3, 4, 10, 11))]:
+        assert {r["speaker"] for r in splits[name]} == {"george", "theo"}
+        assert {parse_name(Path(r["audio"]))[2] for r in splits[name]} == set(indices)
+    with pytest.raises(ManifestError, match="no recordings of speaker 'bob'.*george, lucas, theo"):
+        prepare_fsdd(data, tmp_path / "x", test_speaker="bob")
+
+
 def test_fsdd_errors(tmp_path):
     with pytest.raises(ManifestError, match="no .wav files"):
         prepare_fsdd(tmp_path, tmp_path / "m")

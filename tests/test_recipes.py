@@ -85,7 +85,7 @@ def test_digits_recipe_smoke(tmp_path):
     proc = run_recipe(
         "digits", "--stage", "1", "--dir", str(tmp_path), "--data-dir", str(data), LIMIT="20"
     )
-    for stage in range(1, 6):
+    for stage in range(1, 7):
         assert f"stage {stage}:" in proc.stdout
     assert f"stage 1: using {data}" in proc.stdout
     train = read_manifest(tmp_path / "data" / "train.jsonl")
@@ -112,6 +112,17 @@ def test_digits_recipe_smoke(tmp_path):
     lexicon_hyps = tmp_path / "exp" / "eval_test_lexicon" / "hyps.jsonl"
     rows = [json.loads(line) for line in lexicon_hyps.open()]
     assert len(rows) == 20 and all(set(r["hyp"].split()) <= words for r in rows)
+    # stage 6: one fold per speaker, each tested on that speaker alone, and the summary
+    speakers = sorted({p.name.split("_")[1] for p in (data / "recordings").glob("*.wav")})
+    for spk in speakers:
+        fold = tmp_path / "data" / "loso" / spk
+        assert {r["speaker"] for r in read_manifest(fold / "test.jsonl")} == {spk}
+        assert spk not in {r["speaker"] for r in read_manifest(fold / "train.jsonl")}
+    loso = json.loads((tmp_path / "exp" / "loso" / "loso.json").read_text())
+    assert sorted(loso["folds"]) == speakers
+    greedy = [f["greedy"] for f in loso["folds"].values()]
+    assert loso["greedy"]["mean"] == pytest.approx(sum(greedy) / len(greedy))
+    assert loso["greedy"]["worst"] == min(greedy)
 
 
 def assert_report(report_dir, utterances: int) -> None:

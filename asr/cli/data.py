@@ -68,7 +68,7 @@ def cmd_prepare_corpus(args: argparse.Namespace) -> int:
 
     out = Path(args.out_dir)
     reports = prepare_corpus(args.corpus, args.data_dir, out, output_frames(args), args.subsets,
-                             args.limit)
+                             args.limit, args.test_speaker)
     if args.sentences:
         from asr.data.ljspeech import write_training_sentences
 
@@ -131,6 +131,8 @@ def add_commands(sub) -> None:
     p.add_argument("out_dir", help="where <split>.jsonl go")
     p.add_argument("--subsets", nargs="+", help="LibriSpeech subsets (default: all present)")
     p.add_argument("--limit", type=int, help="at most this many utterances (smoke tests)")
+    p.add_argument("--test-speaker", help="fsdd: leave this speaker out: all of their "
+                   "recordings are test, train and dev come from the others")
     p.add_argument("--sentences", help="ljspeech: id|text sentence file; writes OUT_DIR/"
                    "train_sentences.txt without the held-out sentences (for `asr synth --text` "
                    "or a language model)")

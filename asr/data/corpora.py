@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from asr.data.download import read_sha256sums
-from asr.data.manifest import PrepareReport
+from asr.data.manifest import ManifestError, PrepareReport
 
 CORPORA = ("librispeech", "ljspeech", "fsdd")
 
@@ -57,13 +57,20 @@ def prepare_corpus(
     output_frames: Callable[[float], int] | None = None,
     subsets: Sequence[str] | None = None,
     limit: int | None = None,
+    test_speaker: str | None = None,
 ) -> dict[str, PrepareReport]:
     """Write ``<out_dir>/<split>.jsonl`` manifests of a downloaded corpus; ``{split: report}``.
 
     librispeech: one manifest per subset of `data_dir` (`subsets`, default all present);
-    ljspeech, fsdd: train/dev/test splits, at most `limit` utterances each (smoke tests).
+    ljspeech, fsdd: train/dev/test splits, at most `limit` utterances each (smoke tests);
+    fsdd with `test_speaker`: that speaker is the test set (leave one speaker out).
     """
     module = _module(name)
     if name == "librispeech":
         return module.prepare_librispeech_subsets(data_dir, out_dir, output_frames, subsets)
+    if test_speaker is not None:
+        if name != "fsdd":
+            raise ManifestError(f"--test-speaker: only for fsdd, not {name}")
+        return module.prepare_fsdd(data_dir, out_dir, output_frames, limit=limit,
+                                   test_speaker=test_speaker)
     return getattr(module, f"prepare_{name}")(data_dir, out_dir, output_frames, limit=limit)

@@ -2,8 +2,10 @@
 ``{digit}_{speaker}_{index}.wav`` (50 recordings of each digit by each speaker).
 
 The conventional split is by index: 0-4 of every speaker and digit is test, the rest train.
-`prepare_fsdd` also takes a dev slice for validation out of train (index 5-9 by default). The
-transcript is the digit's word (``7`` -> ``SEVEN``).
+`prepare_fsdd` also takes a dev slice for validation out of train (index 5-9 by default). With
+`test_speaker` it makes a leave-one-speaker-out fold instead: every recording of that speaker
+is test, and train and dev (index 5-9) come from the other speakers only, so the model is
+scored on a voice it never heard. The transcript is the digit's word (``7`` -> ``SEVEN``).
 """
 
 from __future__ import annotations
@@ -55,11 +57,14 @@ def prepare_fsdd(
     test_indices: Collection[int] = TEST_INDICES,
     dev_indices: Collection[int] = DEV_INDICES,
     limit: int | None = None,
+    test_speaker: str | None = None,
 ) -> dict[str, PrepareReport]:
     """Write ``<out_dir>/{train,dev,test}.jsonl`` from ``<data_dir>/recordings``.
 
-    `limit` keeps the first `limit` recordings of each split in (index, speaker, digit) order,
-    i.e. every digit of a speaker before the next index (smoke tests).
+    `test_speaker`: a leave-one-speaker-out fold (all of that speaker's recordings are test,
+    `test_indices` are ignored). `limit` keeps the first `limit` recordings of each split in
+    (index, speaker, digit) order, i.e. every digit of a speaker before the next index (smoke
+    tests).
     """
     recordings = Path(data_dir) / "recordings"
     files = sorted(recordings.glob("*.wav"))
@@ -76,9 +81,17 @@ def prepare_fsdd(
         if key is None:
             skipped.append(path.name)
             continue
-        index = key[2]
-        name = "test" if index in test_indices else "dev" if index in dev_indices else "train"
+        index, speaker = key[2], key[1]
+        if test_speaker is not None:
+            test = speaker == test_speaker
+        else:
+            test = index in test_indices
+        name = "test" if test else "dev" if index in dev_indices else "train"
         splits[name].append(((index, key[1], key[0]), path))
+    speakers = {key[1] for key in map(parse_name, files) if key}
+    if test_speaker is not None and test_speaker not in speakers:
+        raise ManifestError(f"{recordings}: no recordings of speaker {test_speaker!r} "
+                            f"(speakers: {', '.join(sorted(speakers))})")
     if skipped:
         log.warning(
             "%s: skipped %d file(s) not named digit_speaker_index.wav, e.g. %s",

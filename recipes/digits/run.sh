@@ -7,15 +7,20 @@
 # Stages: 0 set-up, 1 download FSDD (skipped with --data-dir), 2 prepare manifests (index 0-4 of
 # every speaker and digit is test, 5-9 dev, the rest train), 3 train, 4 evaluate (WER, CER and
 # digit accuracy on test; greedy, then beam search restricted to the ten digit words), 5 transcribe
-# one test file.
+# one test file, 6 leave-one-speaker-out: for each of the five speakers, train on the other four
+# (index 5-9 of theirs is dev) and test on all 500 recordings of the fifth, greedy and with the
+# lexicon; then the per-fold accuracies, their mean and the worst fold (exp/loso/loso.json).
 # --dir: where downloads/, data/ and exp/ go (default: recipes/digits).
 # --data-dir: an FSDD copy (the folder holding recordings/) instead of downloading.
+# --jobs N: folds trained side by side in stage 6, one thread each (default 2).
+# --synth N: stage 6 adds N synthetic digits (asr synth --engines espeak-ng,flite: 124 voices) to
+#            every fold's training set (default 0: real speech only).
 # Extra key=value arguments override conf/digits.yaml (e.g. model.hidden=64).
 # LIMIT=N: at most N recordings per split (smoke tests).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
-dir=recipes/digits; data_dir=""
-options[--data-dir]=data_dir
+dir=recipes/digits; data_dir=""; jobs=2; synth=0
+options[--data-dir]=data_dir; options[--jobs]=jobs; options[--synth]=synth
 parse_options "$@"
 config=conf/digits.yaml; data=$dir/data; exp=$dir/exp
 data_dir=${data_dir:-$dir/downloads/fsdd}
@@ -53,6 +58,43 @@ if run_stage 4; then
   "$venv/bin/python" recipes/digits/accuracy.py "${eval_dir}_lexicon/hyps.jsonl"
 fi
 if run_stage 5; then transcribe_first 5 "$data/test.jsonl" "$ckpt"; fi
+# one leave-one-speaker-out fold: train without speaker $1, evaluate on all of their recordings
+fold() {
+  local d=$data/loso/$1 e=$exp/loso/$1 c
+  asr prepare-corpus fsdd "$data_dir" "$d" --test-speaker "$1" "${limit[@]}" --config "$config" \
+    "${overrides[@]}"
+  cat "$d/train.jsonl" "${synthetic[@]}" > "$d/train_mix.jsonl"
+  asr train --config "$config" data.train_manifest="$d/train_mix.jsonl" \
+    data.val_manifest="$d/dev.jsonl" exp_dir="$e" "${overrides[@]}"
+  c=$(best_checkpoint "$e")
+  asr evaluate --checkpoint "$c" --manifest "$d/test.jsonl" --out-dir "$e/eval_test"
+  "$venv/bin/python" recipes/digits/accuracy.py "$e/eval_test/hyps.jsonl"
+  asr evaluate --checkpoint "$c" --manifest "$d/test.jsonl" --out-dir "$e/eval_test_lexicon" \
+    --decoder beam --lexicon "$data/digits.words"
+  "$venv/bin/python" recipes/digits/accuracy.py "$e/eval_test_lexicon/hyps.jsonl"
+}
+if run_stage 6; then
+  say 6 "leave one speaker out: 5 folds, $jobs at a time (logs: $exp/loso/<speaker>.log)"
+  mkdir -p "$exp/loso" "$data"
+  echo ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE | tr ' ' '\n' > "$data/digits.words"
+  synthetic=()
+  if [ "$synth" -gt 0 ]; then
+    say 6 "synthesize $synth digits (espeak-ng and flite voices) for every fold's training set"
+    asr synth "$dir/synth" --text "$data/digits.words" --train "$synth" --dev 0 --test 0 \
+      --engines espeak-ng,flite --pause-share 0
+    asr prepare "$dir/synth/train" "$data/synth_digits.jsonl" --config "$config" "${overrides[@]}"
+    synthetic=("$data/synth_digits.jsonl")
+  fi
+  pids=()
+  for spk in $(ls "$data_dir/recordings" | cut -d_ -f2 | sort -u); do
+    if [ -f "$exp/loso/$spk/eval_test_lexicon/accuracy.json" ]; then continue; fi  # done before
+    OMP_NUM_THREADS=1 fold "$spk" > "$exp/loso/$spk.log" 2>&1 &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$jobs" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  "$venv/bin/python" recipes/digits/loso.py "$exp/loso"
+fi
 echo "checkpoint: $ckpt"
 echo "WER summary: $eval_dir/wer.json"
 echo "report: $eval_dir/report/report.html (also report.md, report.json)"
