@@ -16,7 +16,7 @@ arguments, passed on as they are.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from asr.augment import AugmentConfig
 from asr.decode import DecodeConfig, DecoderError
 from asr.features import FeatureConfig, SpecAugConfig
 from asr.model import ModelDims
+from asr.text import LIBRISPEECH_CHARS
 
 
 class ConfigError(ValueError):
@@ -168,6 +169,13 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
 def section(cfg: DictConfig, name: str) -> dict:
     """One section as a plain dict (resolved)."""
     return OmegaConf.to_container(cfg[name], resolve=True)
+
+
+def model_dims(cfg: DictConfig) -> ModelDims:
+    """The model a config describes, its input size and vocabulary filled in: the features'
+    mel bins, and the character vocabulary plus the CTC blank."""
+    return replace(OmegaConf.to_object(cfg.model), n_input=cfg.features.n_mels,
+                   vocab_size=len(LIBRISPEECH_CHARS) + 1)
 
 
 def output_frames(cfg: DictConfig | None = None) -> Callable[[float], int]:

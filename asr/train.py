@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
@@ -36,7 +36,7 @@ from asr.callbacks import (
     TrainingError,
 )
 from asr.checkpoint import init_weights, read_checkpoint, save_atomic
-from asr.config import OptimConfig, section, trainer_args
+from asr.config import OptimConfig, model_dims, section, trainer_args
 from asr.data.loader import ASRDataModule
 from asr.data.manifest import PrepareReport, read_manifest
 from asr.decode import greedy_decode
@@ -207,15 +207,10 @@ def _global_cmvn(module: CTCModule, manifest: str, max_utterances: int) -> None:
 def build_module(cfg: DictConfig) -> CTCModule:
     """The LightningModule described by a config (model, features, specaug, optim sections);
     the model's input size and vocabulary follow from the features and the character set."""
-    vocab = list(LIBRISPEECH_CHARS)
-    features = section(cfg, "features")
-    dims = replace(
-        OmegaConf.to_object(cfg.model), n_input=features["n_mels"], vocab_size=len(vocab) + 1
-    )
     return CTCModule(
-        asdict(dims),
-        features,
-        vocab,
+        asdict(model_dims(cfg)),
+        section(cfg, "features"),
+        list(LIBRISPEECH_CHARS),
         specaug=section(cfg, "specaug"),
         optim=section(cfg, "optim"),
     )

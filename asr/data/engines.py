@@ -155,9 +155,10 @@ def synthesize(
 class Engine:
     """A speech synthesizer; each of its voices is one speaker of the corpus.
 
-    Subclasses set the class attributes and implement `available` and `_speak`. Rate and pitch
-    are given on espeak-ng's scales (RATE_RANGE words per minute, PITCH_RANGE 0-99) and mapped
-    to the engine's own controls, so every engine draws the same random numbers from the seed.
+    Subclasses set the class attributes and implement `_speak` (and `available`, unless the
+    engine is the command `name` on PATH). Rate and pitch are given on espeak-ng's scales
+    (RATE_RANGE words per minute, PITCH_RANGE 0-99) and mapped to the engine's own controls,
+    so every engine draws the same random numbers from the seed.
     """
 
     name: str = ""
@@ -166,8 +167,8 @@ class Engine:
     test_voices: int = 1  # whole voices held out for the test subsets
 
     def available(self) -> bool:
-        """Whether the engine can run on this machine."""
-        raise NotImplementedError
+        """Whether the engine can run on this machine (default: its command is on PATH)."""
+        return shutil.which(self.name) is not None
 
     def voices(self) -> list[str]:
         """Voice specs (``<engine>:<voice>``) in a stable order."""
@@ -207,9 +208,6 @@ class EspeakEngine(Engine):
     install_hint = "sudo apt-get install espeak-ng (Debian/Ubuntu) or brew install espeak-ng"
     speaker_base = 0
 
-    def available(self) -> bool:
-        return shutil.which("espeak-ng") is not None
-
     def voices(self) -> list[str]:
         return list_voices()
 
@@ -230,9 +228,6 @@ class FliteEngine(Engine):
     name = "flite"
     install_hint = "sudo apt-get install flite (Debian/Ubuntu) or brew install flite"
     speaker_base = 200
-
-    def available(self) -> bool:
-        return shutil.which("flite") is not None
 
     def voices(self) -> list[str]:
         return [f"flite:{v}" for v in FLITE_VOICES]

@@ -189,12 +189,12 @@ def build_study(exp_dir: str | Path) -> tuple[dict, dict[str, list[dict]]]:
         runs.append(result)
     speed_path = exp / "speed.json"
     speed = json.loads(speed_path.read_text()) if speed_path.is_file() else None
+    groups = {comp.id: _members(runs, base, comp) for comp in COMPARISONS}
     tables = []
     for comp in COMPARISONS:
-        head, rows = comparison_table(comp, _members(runs, base, comp))
+        head, rows = comparison_table(comp, groups[comp.id])
         tables.append({"id": comp.id, "title": comp.title, "note": comp.note, "head": head,
-                       "rows": rows})
-    groups = {comp.id: _members(runs, base, comp) for comp in COMPARISONS}
+                       "rows": rows, "runs": [r["name"] for r in groups[comp.id]]})
     noise = noise_level(groups["cells"])
     report = {
         "title": f"RNN study ({plan['profile']['name']} profile)",

@@ -10,12 +10,11 @@ CELL_COLORS = {"rnn": "#d9534f", "gru": "#3b82c4", "lstm": "#5cb85c"}
 SEED_STYLES = ["-", "--", ":", "-."]
 
 
-def _cell_runs(report: dict) -> list[dict]:
-    """The runs of the cell comparison (the base run's factors but for cell and seed)."""
-    base = report["base"]
-    keep = ("bidirectional", "layers", "clip", "dropout", "lr", "batch", "max_duration")
-    return [r for r in report["runs"]
-            if all(r["factors"][k] == base[k] for k in keep) and r["epochs"]]
+def _group(report: dict, table: str) -> list[dict]:
+    """The runs of one comparison table (``cells``, ``clipping``, ...), in its order."""
+    names = next(t["runs"] for t in report["tables"] if t["id"] == table)
+    by_name = {r["name"]: r for r in report["runs"]}
+    return [by_name[n] for n in names]
 
 
 def _label(run: dict) -> str:
@@ -91,26 +90,18 @@ def layer_grads(runs: list[dict]) -> bytes:
     return _png(fig)
 
 
-def grad_norms(report: dict, steps: dict[str, list[dict]]) -> bytes | None:
-    table = [r for r in report["runs"] if r["name"] in steps and r["steps"]]
-    clip_cells = sorted({r["factors"]["cell"] for r in table
-                         if r["factors"]["clip"] != report["base"]["clip"]})
-    if not clip_cells:
-        return None
-    fig, axes = plt.subplots(1, len(clip_cells), figsize=(5 * len(clip_cells), 3.2),
-                             squeeze=False)
-    base = report["base"]
-    for ax, cell in zip(axes[0], clip_cells):
-        for r in table:
-            f = r["factors"]
-            others = {k: v for k, v in f.items() if k not in ("clip", "cell")}
-            if f["cell"] != cell or others != {k: base[k] for k in others}:
-                continue
+def grad_norms(runs: list[dict], steps: dict[str, list[dict]]) -> bytes:
+    """Every step's gradient norm of the clipping comparison's runs, one panel per cell."""
+    cells = sorted({r["factors"]["cell"] for r in runs})
+    fig, axes = plt.subplots(1, len(cells), figsize=(5 * len(cells), 3.2), squeeze=False)
+    for ax, cell in zip(axes[0], cells):
+        for r in (r for r in runs if r["factors"]["cell"] == cell):
+            clip = r["factors"]["clip"]
             pts = [(s["step"], s["grad_norm"]) for s in steps[r["name"]] if s["grad_norm"]]
-            label = "no clipping" if f["clip"] is None else f"clip at {f['clip']:g}"
+            label = "no clipping" if clip is None else f"clip at {clip:g}"
             (line,) = ax.plot(*zip(*pts), linewidth=0.6, alpha=0.8, label=label)
-            if f["clip"] is not None:
-                ax.axhline(f["clip"], color=line.get_color(), linestyle=":", linewidth=1)
+            if clip is not None:
+                ax.axhline(clip, color=line.get_color(), linestyle=":", linewidth=1)
         ax.set_yscale("log")
         ax.set_title(f"{cell}: gradient norm before clipping (dotted: thresholds)")
         ax.set_xlabel("step")
@@ -142,7 +133,7 @@ def buckets(runs: list[dict]) -> bytes:
 def study_figures(report: dict, steps: dict[str, list[dict]]) -> dict[str, tuple[str, bytes]]:
     """{name: (caption, PNG)} of what the runs measured (figures without data are left out)."""
     out = {}
-    cells = _cell_runs(report)
+    cells = [r for r in _group(report, "cells") if r["epochs"]]
     if cells:
         out["wer_epoch"] = ("WER per epoch, per cell (test: voices unseen in training)",
                             _wer_panels(cells, "epoch", "epoch", "per epoch"))
@@ -154,12 +145,10 @@ def study_figures(report: dict, steps: dict[str, list[dict]]) -> dict[str, tuple
     with_grads = [r for r in report["runs"] if r.get("layer_grads")]
     if with_grads:
         out["layer_grads"] = ("dLoss/dh_t per layer", layer_grads(with_grads))
-    norms = grad_norms(report, steps)
-    if norms:
-        out["grad_norm"] = ("Gradient norm per step", norms)
-    runs = [r for r in report["runs"] if r.get("buckets")
-            and all(r["factors"][k] == report["base"][k] for k in report["base"]
-                    if k != "max_duration")]
-    if len(runs) > 1:
-        out["buckets"] = ("WER by test duration: capped vs full-length training", buckets(runs))
+    clipping = [r for r in _group(report, "clipping") if steps.get(r["name"])]
+    if len(clipping) > 1:
+        out["grad_norm"] = ("Gradient norm per step", grad_norms(clipping, steps))
+    length = [r for r in _group(report, "length") if r.get("buckets")]
+    if len(length) > 1:
+        out["buckets"] = ("WER by test duration: capped vs full-length training", buckets(length))
     return out

@@ -27,7 +27,7 @@ from asr.data.loader import AudioDataset, collate
 from asr.data.manifest import read_manifest
 from asr.diagnostics import layer_gradients, temporal_reach
 from asr.evaluation import evaluate
-from asr.model import Encoder, SpeechRecognizer, count_parameters, hidden_for_parameters
+from asr.model import SpeechRecognizer, count_parameters, hidden_for_parameters
 from asr.provenance import hardware_info
 from asr.study.plan import CELLS, Factors, Run
 from asr.study.runner import read_status, run_dir
@@ -78,10 +78,10 @@ def _top_hidden(model: SpeechRecognizer):
     return forward
 
 
-def reach(trained: SpeechRecognizer, initial: SpeechRecognizer, batch: dict) -> dict:
-    """Temporal reach of the top layer's state, at initialisation and trained, on the trained
-    model's features (the same input for both)."""
-    feats, lengths = _features(trained, batch)
+def reach(trained: SpeechRecognizer, initial: SpeechRecognizer, feats: Tensor,
+          lengths: Tensor) -> dict:
+    """Temporal reach of the top layer's state, at initialisation and trained, on the same
+    features (B, T, F) for both."""
     out: dict = {"frame_seconds": trained.frame_seconds}
     for name, m in (("init", initial), ("trained", trained)):
         curve = temporal_reach(_top_hidden(m), feats, lengths, MAX_LAG, m.dims.subsampling)
@@ -89,10 +89,11 @@ def reach(trained: SpeechRecognizer, initial: SpeechRecognizer, batch: dict) -> 
     return out
 
 
-def layer_norms(trained: SpeechRecognizer, initial: SpeechRecognizer, batch: dict) -> dict:
+def layer_norms(trained: SpeechRecognizer, initial: SpeechRecognizer, feats: Tensor,
+                lengths: Tensor, batch: dict) -> dict:
     """dLoss/dh_t per recurrent layer (norm summed over the batch), at initialisation and
-    trained: ``{"init"|"trained": [[per frame] per layer]}``, cut at the shortest utterance."""
-    feats, lengths = _features(trained, batch)
+    trained, on the features (B, T, F) of `batch`: ``{"init"|"trained": [[per frame] per
+    layer]}``, cut at the shortest utterance."""
     ctc = torch.nn.CTCLoss(zero_infinity=True)
     out = {}
     for name, m in (("init", initial), ("trained", trained)):
@@ -129,10 +130,11 @@ def measure_run(run: Run, base: Factors, manifest: str, records: list[dict]) -> 
     is_cell = set(run.factors.differs(base)) <= {"cell", "seed"}
     if not run.factors.bidirectional or (is_cell and run.factors.seed == base.seed):
         initial, batch = initial_model(folder), make_batch(trained, records)
+        feats, lengths = _features(trained, batch)  # the trained model's CMVN, for both
         if not run.factors.bidirectional:
-            out["reach"] = reach(trained, initial, batch)
+            out["reach"] = reach(trained, initial, feats, lengths)
         if is_cell:
-            out["layer_grads"] = layer_norms(trained, initial, batch)
+            out["layer_grads"] = layer_norms(trained, initial, feats, lengths, batch)
     path.write_text(json.dumps(out) + "\n")
     return out
 
@@ -181,7 +183,7 @@ def speed(config: str, overrides: list[str], manifest: str, steps: int = 5) -> d
     model = build_module(cfg).model
     batches = [make_batch(model, records[i:i + 8]) for i in range(0, len(records), 8)]
     audio = [float(b["wave_lengths"].sum()) / cfg.features.sample_rate for b in batches]
-    params = count_parameters(Encoder(model.dims))
+    params = count_parameters(model.encoder)
     sizes = {
         "equal parameters": {c: hidden_for_parameters(replace(model.dims, rnn_type=c), params)
                              for c in CELLS},

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from asr.config import model_dims
 from asr.model import Encoder, ModelDims, count_parameters, hidden_for_parameters
-from asr.text import LIBRISPEECH_CHARS
 
 CELLS = ("rnn", "gru", "lstm")
 
@@ -121,10 +121,8 @@ def variations(base: Factors, p: Profile) -> list[Factors]:
 
 
 def _dims(cfg: DictConfig, f: Factors, hidden: int) -> ModelDims:
-    dims = OmegaConf.to_object(cfg.model)
-    return replace(dims, n_input=cfg.features.n_mels, vocab_size=len(LIBRISPEECH_CHARS) + 1,
-                   rnn_type=f.cell, bidirectional=f.bidirectional, layers=f.layers,
-                   hidden=hidden, dropout=f.dropout)
+    return replace(model_dims(cfg), rnn_type=f.cell, bidirectional=f.bidirectional,
+                   layers=f.layers, hidden=hidden, dropout=f.dropout)
 
 
 def plan(cfg: DictConfig, profile: Profile, exp_dir: str, common: Sequence[str] = ()) -> list[Run]:

@@ -45,6 +45,11 @@ if run_stage 3; then
     data.val_manifest="$data/dev.jsonl" exp_dir="$exp" "${overrides[@]}"
 fi
 ckpt=$(best_checkpoint "$exp")
+# the ten words the lexicon-constrained beam search may output: $data/digits.words
+digit_words() {
+  mkdir -p "$data"
+  echo ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE | tr ' ' '\n' > "$data/digits.words"
+}
 eval_dir=$exp/eval_test
 if run_stage 4; then
   say 4 "evaluate on test (index 0-4)"
@@ -52,7 +57,7 @@ if run_stage 4; then
     --report "$eval_dir/report" --train-log "$exp"
   "$venv/bin/python" recipes/digits/accuracy.py "$eval_dir/hyps.jsonl"
   say 4 "evaluate on test, beam search over the ten digit words (a lexicon, no LM)"
-  echo ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE | tr ' ' '\n' > "$data/digits.words"
+  digit_words
   asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "${eval_dir}_lexicon" \
     --decoder beam --lexicon "$data/digits.words" --report "${eval_dir}_lexicon/report"
   "$venv/bin/python" recipes/digits/accuracy.py "${eval_dir}_lexicon/hyps.jsonl"
@@ -75,8 +80,8 @@ fold() {
 }
 if run_stage 6; then
   say 6 "leave one speaker out: 5 folds, $jobs at a time (logs: $exp/loso/<speaker>.log)"
-  mkdir -p "$exp/loso" "$data"
-  echo ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE | tr ' ' '\n' > "$data/digits.words"
+  mkdir -p "$exp/loso"
+  digit_words
   synthetic=()
   if [ "$synth" -gt 0 ]; then
     say 6 "synthesize $synth digits (espeak-ng and flite voices) for every fold's training set"
