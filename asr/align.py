@@ -10,7 +10,9 @@ frames at 30 ms, 8,800 characters) takes about 4 s of CPU; the back-pointers tak
 over the word's characters, of each character's mean posterior on the frames the path gives it.
 A word spans from the first frame of its first character to the end of the last frame of its
 last character; ``frame_seconds`` is the model's output frame duration
-(feature hop x frontend subsampling, e.g. 10 ms x 3).
+(feature hop x frontend subsampling, e.g. 10 ms x 3). With BPE units (`asr.bpe`) the text is
+spelled in pieces as training spelled it (`asr.text.Speller`) and a word's tokens are its pieces
+(the first one carries the word's leading space) instead of its characters.
 
 Works on numpy arrays or torch tensors on any device (tensors are moved to the CPU).
 Knows only the vocabulary, never the model.
@@ -22,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from asr.text import Speller
 
 __all__ = ["AlignmentError", "Word", "forced_align", "token_spans", "word_timestamps"]
 
@@ -119,6 +123,14 @@ def token_spans(path: np.ndarray, n_tokens: int) -> np.ndarray:
     return spans
 
 
+def _pieces(text: str, spell) -> tuple[list[int], list[tuple[int, int]]]:
+    """Word pieces of `text`, each word spelled by `spell`, and the (first, last + 1) piece of
+    each word."""
+    pieces = [spell(w) for w in text.split(" ")]
+    ends = np.cumsum([len(p) for p in pieces]).tolist()
+    return [i for p in pieces for i in p], list(zip([0, *ends[:-1]], ends))
+
+
 def word_timestamps(
     log_probs,
     text: str,
@@ -132,7 +144,8 @@ def word_timestamps(
 
     Args:
         log_probs: (T, V) log-probs of one utterance (valid frames only).
-        text: the decoded text (characters of ``tokens``, words separated by ``space``).
+        text: the decoded text (characters of ``tokens``, words separated by ``space``; for
+            BPE pieces, words separated by spaces).
         tokens: the V output symbols (``tokens[blank]`` is the blank).
         frame_seconds: duration of one output frame.
         offset: added to every time (the segment's start within a longer file).
@@ -142,29 +155,40 @@ def word_timestamps(
     text = " ".join(text.split())
     if not text:
         return []
-    index = {tok: i for i, tok in enumerate(tokens) if i != blank}
-    try:
-        ids = [index[c] for c in text]
-    except KeyError as err:
-        raise AlignmentError(f"character {err.args[0]!r} is not in the vocabulary") from None
+    speller = Speller(tokens, blank)
     lp = _numpy(log_probs)
-    path = forced_align(lp, ids, blank)
+    try:
+        if speller.subword:
+            ids, groups = _pieces(text, speller.word)
+        else:  # a word's tokens are its characters; the spaces between words are tokens too
+            ids = speller(text)
+            bounds = [j for j, c in enumerate(text) if c == space]
+            groups = list(zip([0, *(j + 1 for j in bounds)], [*bounds, len(text)]))
+    except ValueError as err:
+        raise AlignmentError(str(err)) from None
+    try:
+        path = forced_align(lp, ids, blank)
+    except AlignmentError:
+        if not speller.subword:
+            raise
+        # a text the model emitted in other pieces than training's, on too few frames
+        ids, groups = _pieces(text, speller.fewest)
+        path = forced_align(lp, ids, blank)
     spans = token_spans(path, len(ids))
     post = np.exp(lp)
     conf = np.array(
         [post[a:b, i].mean() for (a, b), i in zip(spans.tolist(), ids)], dtype=np.float64
     )
-    words, start = [], 0
-    for j in range(len(text) + 1):
-        if j == len(text) or text[j] == space:
-            first, last = spans[start, 0], spans[j - 1, 1]
-            words.append(
-                Word(
-                    word=text[start:j],
-                    start=round(offset + float(first) * frame_seconds, 3),
-                    end=round(offset + float(last) * frame_seconds, 3),
-                    confidence=round(float(conf[start:j].mean()), 4),
-                )
+    words = []
+    names = text.split(" ") if speller.subword else text.split(space)
+    for word, (start, j) in zip(names, groups):
+        first, last = spans[start, 0], spans[j - 1, 1]
+        words.append(
+            Word(
+                word=word,
+                start=round(offset + float(first) * frame_seconds, 3),
+                end=round(offset + float(last) * frame_seconds, 3),
+                confidence=round(float(conf[start:j].mean()), 4),
             )
-            start = j + 1
+        )
     return words

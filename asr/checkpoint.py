@@ -75,7 +75,7 @@ def load_module(path: str | Path, device: str | torch.device = "cpu") -> SpeechR
     try:
         model = SpeechRecognizer(
             ModelDims(**described["dims"]), FeatureConfig(**described["features"]),
-            described["vocab"],
+            described["vocab"], bpe_model=described.get("bpe_model"),
         )
         model.load_state_dict(_model_state(ckpt))
     except (KeyError, TypeError, RuntimeError) as err:
@@ -90,12 +90,21 @@ def _model_state(ckpt: dict) -> dict:
 
 
 def model_description(path: str | Path, ckpt: dict) -> dict:
-    """``{"dims", "features", "vocab"}`` of a training checkpoint (what rebuilds its model)."""
+    """``{"dims", "features", "vocab"}`` of a training checkpoint (what rebuilds its model),
+    and ``bpe_model`` (base64, see `asr.bpe`) for BPE units."""
     try:
         hp = ckpt["hyper_parameters"]
-        return {"dims": hp["dims"], "features": hp["features"], "vocab": list(hp["vocab"])}
+        out = {"dims": hp["dims"], "features": hp["features"], "vocab": list(hp["vocab"])}
     except (KeyError, TypeError) as err:
         raise CheckpointError(f"{path}: not an asr checkpoint (no {err})") from None
+    if hp.get("bpe_model"):
+        out["bpe_model"] = hp["bpe_model"]
+    return out
+
+
+def _units(description: dict) -> str:
+    kind = "BPE pieces" if description.get("bpe_model") else "characters"
+    return f"{len(description['vocab']) + 1} tokens, {kind}"
 
 
 def average_checkpoints(paths: list[str | Path]) -> dict:
@@ -141,8 +150,8 @@ def init_weights(model: SpeechRecognizer, path: str | Path) -> None:
     for part in ("vocab", "features", "dims"):
         if found[part] != expected[part]:
             if part == "vocab":
-                raise CheckpointError(f"{path}: its vocabulary ({len(found['vocab'])} symbols) "
-                                      f"differs from this model's ({len(expected['vocab'])})")
+                raise CheckpointError(f"{path}: its vocabulary ({_units(found)}) differs from "
+                                      f"this model's ({_units(expected)})")
             diff = sorted(k for k in expected[part] if found[part].get(k) != expected[part][k])
             shown = ", ".join(f"{part}.{k} {found[part].get(k)!r} there, {expected[part][k]!r} "
                               "here" for k in diff[:3])

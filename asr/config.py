@@ -9,7 +9,8 @@ the key and the file (or "command line"). ``asr config CFG [key=value ...]`` pri
 
 Sections: ``model`` (`asr.model.ModelDims`), ``features`` (`asr.features.FeatureConfig`),
 ``specaug`` (`asr.features.SpecAugConfig`), ``augment`` (`asr.augment.AugmentConfig`),
-``decode`` (`asr.decode.DecodeConfig`), and the ones below; ``trainer`` holds `lightning.Trainer`
+``decode`` (`asr.decode.DecodeConfig`), ``tokenizer`` (the output units: characters or
+BPE pieces, `TokenizerConfig`), and the ones below; ``trainer`` holds `lightning.Trainer`
 arguments, passed on as they are.
 """
 
@@ -27,11 +28,45 @@ from asr.augment import AugmentConfig
 from asr.decode import DecodeConfig, DecoderError
 from asr.features import FeatureConfig, SpecAugConfig
 from asr.model import ModelDims
-from asr.text import LIBRISPEECH_CHARS
+from asr.text import CharVocab
 
 
 class ConfigError(ValueError):
     """A config that cannot be used; the message names the file or key and the problem."""
+
+
+@dataclass
+class ConcatConfig:
+    """Training on several utterances in a row (``data.concat``; training set only).
+
+    With `max_utterances` > 1 the training records are grouped once per run (from the seed)
+    into groups of 1..`max_utterances`, each record in one group; an item is its group's audio
+    joined by pauses of `pause_min`..`pause_max` seconds of digital silence, with 0..`edge_max`
+    seconds before the first and after the last part, and its transcript is the parts' joined
+    by a space. Pause and edge lengths are drawn from (seed, epoch, item). `edge_max` > 0 alone
+    (with `max_utterances` 1) pads single utterances. Defaults: off.
+    """
+
+    max_utterances: int = 1  # 1: off; 3: groups of 1-3 utterances
+    pause_min: float = 0.1  # seconds of silence between two utterances of a group
+    pause_max: float = 0.8
+    edge_max: float = 0.0  # seconds of silence before the first and after the last, 0..edge_max
+
+    def __post_init__(self) -> None:
+        if self.max_utterances < 1:
+            n = self.max_utterances
+            raise ValueError(f"max_utterances must be at least 1 (1: off), got {n}")
+        if not 0 <= self.pause_min <= self.pause_max:
+            raise ValueError(
+                f"need 0 <= pause_min <= pause_max, got pause_min {self.pause_min}, "
+                f"pause_max {self.pause_max}"
+            )
+        if self.edge_max < 0:
+            raise ValueError(f"edge_max must be at least 0, got {self.edge_max}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_utterances > 1 or self.edge_max > 0
 
 
 @dataclass
@@ -44,6 +79,24 @@ class DataConfig:
     speed_perturb: list[float] | None = None  # e.g. [0.9, 1.0, 1.1]; training only
     cmvn_utterances: int = 500  # for features.normalize=global
     max_duration: float | None = None  # seconds; longer utterances are skipped in training
+    concat: ConcatConfig = field(default_factory=ConcatConfig)  # training only; default off
+
+
+@dataclass
+class TokenizerConfig:
+    """The model's output units: ``char`` (A-Z, apostrophe, space; the default) or ``bpe``
+    (the pieces of a sentencepiece BPE model, written by ``asr bpe train``; see `asr.bpe`)."""
+
+    type: str = "char"  # char | bpe
+    bpe_model: str | None = None  # type bpe: the model file (<dir>/bpe.model of asr bpe train)
+
+    def __post_init__(self) -> None:
+        if self.type not in ("char", "bpe"):
+            raise ValueError(f"unknown tokenizer type {self.type!r} (char or bpe)")
+        if self.type == "bpe" and not self.bpe_model:
+            raise ValueError("type bpe needs bpe_model (the bpe.model of asr bpe train)")
+        if self.type == "char" and self.bpe_model:
+            raise ValueError("bpe_model is set but type is char (set type: bpe)")
 
 
 @dataclass
@@ -99,6 +152,7 @@ class TrainConfig:
     specaug: SpecAugConfig = field(default_factory=SpecAugConfig)  # training only
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # waveforms; training only
     model: ModelDims = field(default_factory=ModelDims)  # n_input, vocab_size: set by training
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)  # characters or BPE
     optim: OptimConfig = field(default_factory=OptimConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     trainer: dict[str, Any] = field(default_factory=_trainer_defaults)  # lightning.Trainer(**)
@@ -147,9 +201,9 @@ def _compose(cfg: DictConfig, path: Path, seen: tuple[Path, ...] = ()) -> DictCo
 
 def _check_values(cfg: DictConfig, source: str) -> None:
     """Run the sections' own checks (``__post_init__``: e.g. an unknown rnn_type)."""
-    for name in ("model", "features", "specaug", "augment", "decode"):
+    for name in ("model", "features", "specaug", "augment", "decode", "data.concat", "tokenizer"):
         try:
-            OmegaConf.to_object(cfg[name])
+            OmegaConf.to_object(OmegaConf.select(cfg, name))
         except (ValueError, TypeError, DecoderError) as err:
             raise ConfigError(f"{source}: {name}: {err}") from None
 
@@ -171,11 +225,27 @@ def section(cfg: DictConfig, name: str) -> dict:
     return OmegaConf.to_container(cfg[name], resolve=True)
 
 
-def model_dims(cfg: DictConfig) -> ModelDims:
+def vocabulary(cfg: DictConfig):
+    """The output vocabulary a config describes: `asr.text.CharVocab`, or for
+    ``tokenizer.type=bpe`` the `asr.bpe.BpeVocab` of ``tokenizer.bpe_model`` (a `ConfigError`
+    naming the key when it cannot be read)."""
+    if cfg.tokenizer.type == "char":
+        return CharVocab()
+    from asr.bpe import BpeError, BpeVocab
+
+    try:
+        return BpeVocab.from_file(cfg.tokenizer.bpe_model)
+    except BpeError as err:
+        raise ConfigError(f"tokenizer.bpe_model: {err}") from None
+
+
+def model_dims(cfg: DictConfig, vocab_size: int | None = None) -> ModelDims:
     """The model a config describes, its input size and vocabulary filled in: the features'
-    mel bins, and the character vocabulary plus the CTC blank."""
+    mel bins, and `vocab_size` (default: that of `vocabulary`, the CTC blank included)."""
+    if vocab_size is None:
+        vocab_size = len(vocabulary(cfg))
     return replace(OmegaConf.to_object(cfg.model), n_input=cfg.features.n_mels,
-                   vocab_size=len(LIBRISPEECH_CHARS) + 1)
+                   vocab_size=vocab_size)
 
 
 def output_frames(cfg: DictConfig | None = None) -> Callable[[float], int]:

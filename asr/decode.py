@@ -1,6 +1,7 @@
 """CTC decoding: log-probs -> text, greedy or by beam search with a word n-gram LM.
 Knows only the vocabulary, never the model. A decoder is a callable
-``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]``; see `build_decoder`."""
+``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]``; see `build_decoder`.
+Tokens are characters or BPE pieces as text (a leading space starts a word, see `asr.bpe`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from asr.text import Speller
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +139,11 @@ class BeamSearchDecoder:
 
     - ``flashlight`` (flashlight-text, the decoder torchaudio wraps): with an LM the search runs
       over a lexicon trie, so only lexicon words come out; the lexicon is the LM's vocabulary
-      unless `lexicon` names a word list. Without LM or lexicon: plain CTC beam search.
+      unless `lexicon` names a word list. Without LM or lexicon: plain CTC beam search. With
+      BPE units the trie spells each word in pieces as training did (`asr.text.Speller`), and
+      the silence token is the bare word-marker piece (``" "``).
     - ``pyctcdecode``: lexicon-free character beam search with word-level LM scoring; `lexicon`
-      words (default: the LM's unigrams) only bias partial words.
+      words (default: the LM's unigrams) only bias partial words. Characters only.
 
     alpha and beta default to the values `asr lm tune` stored in ``<lm>.tuned.json`` for this
     backend, else (0.5, 1.0). Note the LM scale differs: flashlight uses KenLM's log10 scores,
@@ -228,9 +233,14 @@ class _FlashlightBeam:
             raise DecoderError(f"flashlight-text is not installed ({err})") from None
         self.fl, self.owner = fl, owner
         self.words = None
-        index = {t: i for i, t in enumerate(owner.tokens)}
         if words is not None:
-            spelled = [w for w in dict.fromkeys(words) if all(c in index for c in w)]
+            speller, spelled, spellings = Speller(owner.tokens, owner.blank), [], []
+            for w in dict.fromkeys(words):
+                try:
+                    spellings.append(speller.word(w))
+                    spelled.append(w)
+                except ValueError:
+                    pass
             if len(spelled) < len(words):
                 log.warning("lexicon: %d words with characters outside the vocabulary skipped",
                             len(words) - len(spelled))
@@ -241,9 +251,9 @@ class _FlashlightBeam:
                 raise DecoderError(f"{owner.lm}: cannot load the LM ({err})") from None
             self.trie = fl.Trie(len(owner.tokens), owner.space)
             start = self.lm.start(False)
-            for i, w in enumerate(spelled):
+            for i, spelling in enumerate(spellings):
                 _, score = self.lm.score(start, i)
-                self.trie.insert([index[c] for c in w], i, score)
+                self.trie.insert(spelling, i, score)
             self.trie.smear(fl.SmearingMode.MAX)
         else:
             self.lm = fl.ZeroLM()
@@ -277,6 +287,9 @@ class _FlashlightBeam:
 
 class _PyctcdecodeBeam:
     def __init__(self, owner: BeamSearchDecoder, words: list[str] | None) -> None:
+        if Speller(owner.tokens, owner.blank).subword:
+            raise DecoderError("the pyctcdecode backend decodes characters only: use the "
+                               "flashlight backend for BPE units")
         try:
             from pyctcdecode import build_ctcdecoder
         except ImportError as err:

@@ -10,11 +10,12 @@ with the same maths (the parity tests hold them to < 1e-4 in log-prob):
 - frame stacking (a reshape whose padding depends on the input length, which tracing would
   freeze) becomes a strided convolution with a 0/1 selection kernel (:class:`ConvStack`).
 
-Everything needed to transcribe travels with the file: the vocabulary, the feature settings,
-the model dimensions and the output frame duration are stored as ONNX ``metadata_props`` (key
-``asr``, a JSON string), or, for TorchScript, as the ``asr.json`` extra file inside the
-archive. ``asr.load_model`` (asr.recognizer) reads both, so ``asr transcribe --model
-model.onnx`` needs neither Lightning nor the checkpoint (onnxruntime runs the graph).
+Everything needed to transcribe travels with the file: the vocabulary (with its BPE model, for
+BPE units), the feature settings, the model dimensions and the output frame duration are stored
+as ONNX ``metadata_props`` (key ``asr``, a JSON string), or, for TorchScript, as the
+``asr.json`` extra file inside the archive. ``asr.load_model`` (asr.recognizer) reads both, so
+``asr transcribe --model model.onnx`` needs neither Lightning nor the checkpoint (onnxruntime
+runs the graph).
 """
 
 from __future__ import annotations

@@ -161,7 +161,8 @@ class SpeechRecognizer(nn.Module):
 
     ``forward(wave (B, N), wave_lengths (B,)) -> (log_probs (B, T', V), out_lengths (B,))``.
     The vocabulary, model dims and feature settings (with CMVN statistics in the state dict)
-    make the module self-describing; see ``asr.checkpoint``.
+    make the module self-describing; see ``asr.checkpoint``. `vocab`: characters, or BPE pieces
+    as text (see `asr.bpe`), whose sentencepiece model (base64) is `bpe_model`.
     """
 
     def __init__(
@@ -170,13 +171,15 @@ class SpeechRecognizer(nn.Module):
         features: FeatureConfig,
         vocab: list[str],
         specaug: dict | None = None,
+        bpe_model: str | None = None,
     ) -> None:
         super().__init__()
         if dims.vocab_size != len(vocab) + 1:
-            raise ValueError(f"vocab_size {dims.vocab_size} != {len(vocab)} characters + blank")
+            raise ValueError(f"vocab_size {dims.vocab_size} != {len(vocab)} tokens + blank")
         if dims.n_input != features.n_mels:
             raise ValueError(f"n_input {dims.n_input} != features.n_mels {features.n_mels}")
         self.dims, self.feature_config, self.vocab = dims, features, list(vocab)
+        self.bpe_model = bpe_model
         self.features = LogMel(features)
         self.specaug = SpecAugment(**(specaug or {}))
         self.encoder = Encoder(dims)
@@ -202,12 +205,16 @@ class SpeechRecognizer(nn.Module):
         return self.dims.output_length(self.feature_config.num_frames(num_samples))
 
     def config(self) -> dict:
-        """Plain-dict description stored in checkpoints (see asr.checkpoint)."""
-        return {
+        """Plain-dict description stored in checkpoints and exports (see asr.checkpoint);
+        ``bpe_model`` only for BPE units."""
+        out = {
             "dims": asdict(self.dims),
             "features": asdict(self.feature_config),
             "vocab": self.vocab,
         }
+        if self.bpe_model:
+            out["bpe_model"] = self.bpe_model
+        return out
 
 
 def count_parameters(model: nn.Module) -> int:

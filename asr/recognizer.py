@@ -49,7 +49,9 @@ Decoder = Callable[[Tensor, Tensor], list[str]]
 class Recognizer:
     """Waveform -> CTC log-probs, with what decoding and word timing need.
 
-    Attributes: ``vocab`` (the characters, without the blank), ``feature_config``
+    Attributes: ``vocab`` (the characters, or BPE pieces as text, without the blank),
+    ``bpe_model`` (a BPE model's sentencepiece model, base64, see `asr.bpe`; None for
+    characters), ``feature_config``
     (:class:`asr.features.FeatureConfig`), ``frame_seconds`` (one output frame), ``dims``
     (:class:`asr.model.ModelDims`, or None), ``path`` (the file it was loaded from, or ""),
     ``device``. Subclasses implement ``__call__(wave (B, N), lengths (B,)) -> (log_probs
@@ -57,6 +59,7 @@ class Recognizer:
     """
 
     vocab: list[str]
+    bpe_model: str | None = None
     feature_config: FeatureConfig
     frame_seconds: float
     dims: ModelDims | None = None
@@ -138,9 +141,11 @@ class TorchRecognizer(Recognizer):
                 raise TypeError("a module other than SpeechRecognizer needs its metadata")
             self.vocab, self.feature_config = list(module.vocab), module.feature_config
             self.dims, self.frame_seconds = module.dims, module.frame_seconds
+            self.bpe_model = module.bpe_model
         else:
             self.vocab, self.feature_config = list(meta["vocab"]), FeatureConfig(**meta["features"])
             self.dims, self.frame_seconds = ModelDims(**meta["dims"]), float(meta["frame_seconds"])
+            self.bpe_model = meta.get("bpe_model")
         self.module, self.path = module.eval(), str(path)
         self.device = next(module.parameters(), torch.empty(0)).device
 
@@ -182,6 +187,7 @@ class OnnxRecognizer(Recognizer):
             raise CheckpointError(f"{path}: not an asr ONNX model ({msg})") from None
         self.path, self.device = str(path), torch.device(device)
         self.vocab: list[str] = meta["vocab"]
+        self.bpe_model = meta.get("bpe_model")
         self.feature_config = FeatureConfig(**meta["features"])
         self.dims = ModelDims(**meta["dims"])
         self.frame_seconds: float = meta["frame_seconds"]

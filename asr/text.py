@@ -1,7 +1,11 @@
-"""Text side of the recognizer: the character vocabulary and the normaliser.
+"""Text side of the recognizer: the character vocabulary, the normaliser and spelling text in
+any vocabulary's tokens.
 
 The alphabet is LibriSpeech's: upper-case A-Z, space and apostrophe, plus the CTC blank at index 0.
 `normalize_text` turns free user text (any case, punctuation, digits, accents) into that alphabet.
+The other kind of vocabulary, BPE pieces (sentencepiece), lives in `asr.bpe`; its tokens are the
+pieces' text with the word marker as a leading space (``"\u2581THE"`` -> ``" THE"``), so joining
+tokens gives text in both kinds, and `Speller` spells text in either from the tokens alone.
 """
 
 from __future__ import annotations
@@ -181,3 +185,73 @@ def ctc_min_frames(tokens: Sequence[int]) -> int:
     """Fewest output frames CTC needs for a label sequence: its length plus one blank
     between every pair of equal neighbours."""
     return len(tokens) + sum(1 for a, b in zip(tokens, tokens[1:]) if a == b)
+
+
+def is_subword(tokens: Sequence[str], blank: int = 0) -> bool:
+    """Whether `tokens` are word pieces (BPE, see `asr.bpe`) rather than single characters."""
+    return any(len(t) != 1 for i, t in enumerate(tokens) if i != blank)
+
+
+class Speller:
+    """Text -> token ids in a vocabulary known only by its tokens (the blank at `blank`).
+
+    Characters: one token per character. Word pieces (`is_subword`): each word, with its leading
+    space (the sentencepiece word marker), is built by BPE merges in vocabulary order (a lower
+    index merges first, ties leftmost): the merges sentencepiece's BPE applies, since its pieces
+    are numbered in the order they were learned. ValueError for a character outside the
+    vocabulary. Words are cached, so spelling a lexicon or many transcripts stays cheap.
+    """
+
+    def __init__(self, tokens: Sequence[str], blank: int = 0) -> None:
+        self.index = {t: i for i, t in enumerate(tokens) if i != blank and t}
+        self.subword = is_subword(tokens, blank)
+        self._words: dict[str, list[int]] = {}
+
+    def __call__(self, text: str) -> list[int]:
+        """Text already in the alphabet (words separated by single spaces) -> token ids."""
+        if not self.subword:
+            try:
+                return [self.index[c] for c in text]
+            except KeyError as err:
+                raise ValueError(f"character {err.args[0]!r} is not in the vocabulary") from None
+        return [i for word in text.split(" ") if word for i in self.word(word)]
+
+    def word(self, word: str) -> list[int]:
+        """The token ids of one word (with its leading space, for word pieces)."""
+        if not self.subword:
+            return self(word)
+        if word not in self._words:
+            self._words[word] = self._merge(" " + word)
+        return self._words[word]
+
+    def fewest(self, word: str) -> list[int]:
+        """A spelling of one word (with its leading space) in the fewest tokens."""
+        text = " " + word if self.subword else word
+        longest = max(map(len, self.index))
+        best: list[list[int] | None] = [[]] + [None] * len(text)  # best[j]: text[:j]
+        for j in range(1, len(text) + 1):
+            for k in range(max(0, j - longest), j):
+                head, piece = best[k], text[k:j]
+                if head is not None and piece in self.index:
+                    if best[j] is None or len(head) + 1 < len(best[j]):
+                        best[j] = [*head, self.index[piece]]
+        if best[-1] is None:
+            raise ValueError(f"{word!r} cannot be spelled in the vocabulary")
+        return best[-1]
+
+    def _merge(self, text: str) -> list[int]:
+        parts = list(text)
+        missing = [c for c in parts if c not in self.index]
+        if missing:
+            raise ValueError(f"character {missing[0]!r} is not in the vocabulary")
+        while len(parts) > 1:
+            ranked = [
+                (self.index[a + b], j)
+                for j, (a, b) in enumerate(zip(parts, parts[1:]))
+                if a + b in self.index
+            ]
+            if not ranked:
+                break
+            _, j = min(ranked)
+            parts[j : j + 2] = [parts[j] + parts[j + 1]]
+        return [self.index[p] for p in parts]

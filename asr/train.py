@@ -27,6 +27,7 @@ from torch import nn
 from torchmetrics import Metric
 
 from asr.audio import AudioError, load_audio
+from asr.bpe import load_vocab
 from asr.callbacks import (
     ElapsedTime,
     FreezeLayers,
@@ -36,14 +37,13 @@ from asr.callbacks import (
     TrainingError,
 )
 from asr.checkpoint import init_weights, read_checkpoint, save_atomic
-from asr.config import OptimConfig, model_dims, section, trainer_args
+from asr.config import OptimConfig, model_dims, section, trainer_args, vocabulary
 from asr.data.loader import ASRDataModule
 from asr.data.manifest import PrepareReport, read_manifest
 from asr.decode import greedy_decode
 from asr.features import FeatureConfig, compute_cmvn
 from asr.model import ModelDims, SpeechRecognizer, count_parameters
 from asr.score import char_errors, word_errors
-from asr.text import LIBRISPEECH_CHARS
 
 __all__ = ["AtomicCheckpointIO", "CTCModule", "TrainingError", "build_module", "fit"]
 
@@ -100,10 +100,13 @@ class CTCModule(L.LightningModule):
         vocab: list[str],
         specaug: dict | None = None,
         optim: dict | None = None,
+        bpe_model: str | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.model = SpeechRecognizer(ModelDims(**dims), FeatureConfig(**features), vocab, specaug)
+        # character models' checkpoints stay as they were: no bpe_model entry
+        self.save_hyperparameters(ignore=[] if bpe_model else ["bpe_model"])
+        self.model = SpeechRecognizer(ModelDims(**dims), FeatureConfig(**features), vocab, specaug,
+                                      bpe_model)
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
         self.optim = OptimConfig(**(optim or {}))
         self.val_wer, self.val_cer = ErrorRate(), ErrorRate()
@@ -206,13 +209,16 @@ def _global_cmvn(module: CTCModule, manifest: str, max_utterances: int) -> None:
 
 def build_module(cfg: DictConfig) -> CTCModule:
     """The LightningModule described by a config (model, features, specaug, optim sections);
-    the model's input size and vocabulary follow from the features and the character set."""
+    the model's input size and vocabulary follow from the features and the tokenizer section
+    (characters, or the pieces of a BPE model, which the module then carries)."""
+    vocab = vocabulary(cfg)
     return CTCModule(
-        asdict(model_dims(cfg)),
+        asdict(model_dims(cfg, len(vocab))),
         section(cfg, "features"),
-        list(LIBRISPEECH_CHARS),
+        vocab.tokens[1:],
         specaug=section(cfg, "specaug"),
         optim=section(cfg, "optim"),
+        bpe_model=vocab.to_base64() if hasattr(vocab, "to_base64") else None,
     )
 
 
@@ -238,7 +244,7 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     del data_args["cmvn_utterances"]
     rate = cfg.features.sample_rate
     data = ASRDataModule(
-        vocab=module.model.vocab,
+        vocab=load_vocab(module.model.vocab, module.model.bpe_model),
         sample_rate=rate,
         seed=cfg.seed,
         output_frames=lambda seconds: module.model.output_frames(int(seconds * rate)),

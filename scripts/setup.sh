@@ -18,7 +18,7 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
   "$venv/bin/pip" install -q --upgrade pip 2>&1 | grep -v WARNING || true
   "$venv/bin/pip" install -q "$torch_spec" 2>&1 | grep -v WARNING || true
   # [augment]: pyroomacoustics for augment.p_rir (simulated rooms); wheels, ~3 s to install
-  "$venv/bin/pip" install -q -e "$root[dev,augment]" 2>&1 | grep -v WARNING || true
+  "$venv/bin/pip" install -q -e "$root[dev,augment,bpe]" 2>&1 | grep -v WARNING || true
   "$venv/bin/python" -c "import torch, lightning, librosa, jiwer, soundfile" \
     || { echo "[setup] install failed" >&2; exit 1; }
   touch "$stamp"

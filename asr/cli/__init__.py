@@ -2,8 +2,8 @@
 
 One module per group of commands, each declaring its commands' options beside the functions
 they run: `data` (synth, prepare, validate, download, prepare-corpus), `train` (config, train,
-export), `recognize` (evaluate, transcribe, the decoding options), `report` (report, compare)
-and `lm` (lm build | tune | download).
+export), `recognize` (evaluate, transcribe, the decoding options), `report` (report, compare),
+`lm` (lm build | tune | download) and `bpe` (bpe train).
 
 Errors of the toolkit's own types (defined in asr.*) and file-system errors end the command with
 one line on stderr and exit code 2; anything else is a bug and keeps its traceback (``-v``:
@@ -16,7 +16,7 @@ import argparse
 import logging
 import sys
 
-from asr.cli import data, lm, recognize, report, study, train
+from asr.cli import bpe, data, lm, recognize, report, study, train
 from asr.cli.common import log
 
 __all__ = ["build_parser", "main"]
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging, and a traceback for every error")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, train, recognize, report, lm, study):
+    for group in (data, train, recognize, report, lm, bpe, study):
         group.add_commands(sub)
     return parser
 

@@ -7,7 +7,8 @@ the batches; training batches are trimmed so every rank runs the same number of 
 Training resumes exactly, mid-epoch included: the batch order depends only on (seed, epoch), the
 training sampler's position is saved in every checkpoint (`ASRDataModule.state_dict`), and speed
 perturbation and waveform augmentation (`asr.augment`) draw from (seed, epoch, utterance), not
-from a process-wide generator.
+from a process-wide generator; so do the pauses of ``data.concat`` (several utterances in a row,
+`group_records`), whose groups are fixed for the run by the seed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asr.audio import AudioError, load_audio
 from asr.augment import AugmentConfig, Augmenter
+from asr.config import ConcatConfig
 from asr.data.manifest import ManifestError, PrepareReport, check_records, read_manifest
 from asr.text import CharVocab
 
@@ -40,19 +42,26 @@ class AudioDataset(Dataset):
     (seed, epoch, index) key (`asr.augment.Augmenter`). A file that fails to load is logged
     and skipped (the item is None; `collate` drops it), and so is a transcript outside the
     vocabulary.
+
+    A record with ``parts`` (a group from `group_records`, ``data.concat``) is its parts' audio
+    joined by `join` (silences drawn from the same key, `concat` sets their ranges); speed
+    perturbation and augmentation then apply to the joined waveform. A part that fails to load
+    skips the whole group (the warning names the file).
     """
 
     def __init__(
         self,
         records: Sequence[dict],
-        vocab: CharVocab,
+        vocab: CharVocab,  # or asr.bpe.BpeVocab: the same interface
         sample_rate: int = 16000,
         speed_perturb: Sequence[float] | None = None,
         seed: int = 0,
         augment: Augmenter | None = None,
+        concat: ConcatConfig | None = None,
     ) -> None:
         self.records, self.vocab, self.sample_rate = list(records), vocab, sample_rate
         self.speed_perturb, self.seed, self.augment = list(speed_perturb or []), seed, augment
+        self.concat = concat or ConcatConfig()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -61,7 +70,10 @@ class AudioDataset(Dataset):
         i, epoch = key if isinstance(key, tuple) else (key, 0)
         rec = self.records[i]
         try:
-            wave = load_audio(rec["audio"], self.sample_rate)
+            if "parts" in rec:
+                wave = self.join(rec["parts"], i, epoch)
+            else:
+                wave = load_audio(rec["audio"], self.sample_rate)
             tokens = self.vocab.encode(rec["text"])
         except (AudioError, ValueError) as err:
             log.warning("skipping utterance %s: %s", rec["id"], err)
@@ -73,6 +85,92 @@ class AudioDataset(Dataset):
         if self.augment is not None:
             wave = self.augment(wave, i, epoch)
         return wave, tokens, rec
+
+    def join(self, parts: Sequence[dict], index: int, epoch: int = 0) -> np.ndarray:
+        """The parts' audio joined into one waveform (N,) float32: ``concat.pause_min`` ..
+        ``pause_max`` seconds of digital silence between two parts, 0 .. ``edge_max`` before
+        the first and after the last, drawn from (seed, `epoch`, `index`) (uniformly, rounded to
+        samples). Raises `AudioError` naming the file of a part that fails to load.
+
+        Digital zero, not low-level noise: the features floor at ``log(mel + log_eps)``, which
+        noise below about -80 dBFS does not reach (it gives the same features as zeros), and
+        noise above it would be a noise floor the corpus does not have. Synthesised corpora
+        (``asr synth``) already pad and pause with zeros, so a group looks like their sentences
+        played in a row; waveform augmentation (``augment``) fills the pauses with its noise.
+        """
+        cfg, rate = self.concat, self.sample_rate
+        rng = random.Random(f"{self.seed}/{epoch}/{index}/concat")
+        gaps = [rng.uniform(0.0, cfg.edge_max)]
+        gaps += [rng.uniform(cfg.pause_min, cfg.pause_max) for _ in parts[1:]]
+        gaps.append(rng.uniform(0.0, cfg.edge_max))
+        pieces = []
+        for gap, part in zip(gaps, parts):
+            pieces += [np.zeros(round(gap * rate), np.float32), load_audio(part["audio"], rate)]
+        pieces.append(np.zeros(round(gaps[-1] * rate), np.float32))
+        return np.concatenate(pieces)
+
+
+def group_records(
+    records: Sequence[dict],
+    cfg: ConcatConfig,
+    seed: int = 0,
+    encode: Callable[[str], Sequence[int]] | None = None,
+    output_frames: Callable[[float], int] | None = None,
+    max_duration: float | None = None,
+) -> list[dict]:
+    """Training records -> records of groups of 1 .. ``cfg.max_utterances`` of them
+    (``data.concat``), each record in exactly one group. Membership and sizes are drawn from
+    `seed` alone, so they are fixed for the run (batches by duration, exact resume).
+
+    A group record has ``parts`` (its records, in order), ``id`` (their ids joined by "+"),
+    ``text`` (their texts joined by a space), ``speaker`` (their speakers joined by "+"),
+    ``audio`` (the first part's: babble augmentation then never mixes in a part of the group
+    itself) and ``duration``: the parts' plus the expected pauses and edges (their means), for
+    batching. A group is closed before a record that would make it longer than `max_duration`
+    with the longest pauses and edges, or make its transcript too long for CTC
+    (``encode(text) -> ids``, ``output_frames(seconds) -> T'``) with the shortest pauses;
+    such a record starts the next group. A record alone always forms a group: it passed
+    those checks alone (`asr.data.manifest.check_records`).
+    """
+    from asr.text import ctc_min_frames
+
+    rng = random.Random(f"{seed}/concat")
+    order = list(range(len(records)))
+    rng.shuffle(order)
+    mean_pause = (cfg.pause_min + cfg.pause_max) / 2
+
+    def fits(parts: list[dict]) -> bool:
+        speech = sum(r["duration"] for r in parts)
+        longest = speech + (len(parts) - 1) * cfg.pause_max + 2 * cfg.edge_max
+        if max_duration is not None and longest > max_duration:
+            return False
+        if encode is None or output_frames is None:
+            return True
+        text = " ".join(r["text"] for r in parts)
+        shortest = speech + (len(parts) - 1) * cfg.pause_min
+        return ctc_min_frames(encode(text)) <= output_frames(shortest)
+
+    groups, pos = [], 0
+    while pos < len(order):
+        size = rng.randint(1, cfg.max_utterances)
+        parts = [records[order[pos]]]
+        pos += 1
+        while len(parts) < size and pos < len(order) and fits([*parts, records[order[pos]]]):
+            parts.append(records[order[pos]])
+            pos += 1
+        groups.append(
+            {
+                "id": "+".join(r["id"] for r in parts),
+                "audio": parts[0]["audio"],
+                "duration": sum(r["duration"] for r in parts)
+                + (len(parts) - 1) * mean_pause
+                + cfg.edge_max,
+                "text": " ".join(r["text"] for r in parts),
+                "speaker": "+".join(dict.fromkeys(str(r["speaker"]) for r in parts)),
+                "parts": parts,
+            }
+        )
+    return groups
 
 
 def collate(items: list) -> dict:
@@ -190,7 +288,9 @@ class ASRDataModule(L.LightningDataModule):
     Its ``state_dict`` (saved by Lightning in every checkpoint, restored before the loaders are
     built) is the training sampler's position, so a resumed run continues mid-epoch exactly
     where the checkpoint was taken. `augment` (fields of `asr.augment.AugmentConfig`) applies to
-    the training set only. (Lightning's own stateful-loader support cannot be used:
+    the training set only, and so does `concat` (fields of `asr.config.ConcatConfig`: training
+    items of several utterances in a row, `group_records`; off by default). (Lightning's own
+    stateful-loader support cannot be used:
     it restores after ``estimated_stepping_batches`` has already started iterating.)
     """
 
@@ -198,7 +298,7 @@ class ASRDataModule(L.LightningDataModule):
         self,
         train_manifest: str | None,
         val_manifest: str | None,
-        vocab: list[str],
+        vocab: list[str] | CharVocab,  # characters, or a vocabulary (CharVocab, asr.bpe.BpeVocab)
         sample_rate: int = 16000,
         max_batch_seconds: float = 60.0,
         max_batch_size: int | None = None,
@@ -208,14 +308,17 @@ class ASRDataModule(L.LightningDataModule):
         max_duration: float | None = None,
         output_frames: Callable[[float], int] | None = None,
         augment: dict | None = None,
+        concat: dict | None = None,
     ) -> None:
         super().__init__()
         self.train_manifest, self.val_manifest = train_manifest, val_manifest
-        self.vocab, self.sample_rate, self.seed = CharVocab(vocab), sample_rate, seed
+        self.vocab = vocab if hasattr(vocab, "encode") else CharVocab(vocab)
+        self.sample_rate, self.seed = sample_rate, seed
         self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
         self.num_workers, self.speed_perturb = num_workers, speed_perturb
         self.max_duration, self.output_frames = max_duration, output_frames
         self.augment = AugmentConfig(**(augment or {}))
+        self.concat = ConcatConfig(**(concat or {}))
         self._train_sampler: DurationBucketSampler | None = None
         self._resume: dict | None = None
 
@@ -233,6 +336,12 @@ class ASRDataModule(L.LightningDataModule):
 
     def _loader(self, manifest: str, train: bool) -> DataLoader:
         records = self._records(manifest)
+        if train and self.concat.enabled:
+            n = len(records)
+            records = group_records(records, self.concat, self.seed, self.vocab.encode,
+                                    self.output_frames, self.max_duration)
+            log.info("%s: %d utterances in %d groups of 1-%d (data.concat)", manifest, n,
+                     len(records), self.concat.max_utterances)
         rank, world = (
             (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         )
@@ -258,6 +367,7 @@ class ASRDataModule(L.LightningDataModule):
             self.speed_perturb if train else None,
             self.seed,
             augmenter,
+            self.concat if train else None,
         )
         if train:
             self._train_sampler = sampler

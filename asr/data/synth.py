@@ -179,7 +179,8 @@ def synthesize_corpus(
             is its 1-based position here.
         seed: drives sentences, voice split, voice assignment, rate and pitch.
         text_file: take sentences from this file (see `read_text_file`) instead of the grammar.
-        test_subsets: subsets spoken by held-out voices (voices unseen in the others).
+        test_subsets: subsets spoken by held-out voices (voices unseen in the others); when
+            none of them is asked for, every voice speaks the other subsets.
         n_test_variants: espeak-ng voice variants held out for the test subsets (other engines
             hold out `Engine.test_voices` whole voices).
         jobs: parallel synthesis jobs (default: number of CPUs).
@@ -209,6 +210,8 @@ def synthesize_corpus(
         raise SynthError(f"--engines {','.join(e.name for e in present)}: no voice can be held "
                          "out for the test subsets (piper has one voice); add espeak-ng or flite, "
                          "or synthesize no test subset (--test 0)")
+    if not set(subsets) & set(test_subsets):  # nothing to hold out for: every voice trains
+        train_voices, test_voices = train_voices + test_voices, []
     texts, source = _corpus_texts(sum(subsets.values()), seed, text_file)
 
     result: dict[str, Path] = {}
