@@ -123,6 +123,15 @@ def test_digits_recipe_smoke(tmp_path):
     greedy = [f["greedy"] for f in loso["folds"].values()]
     assert loso["greedy"]["mean"] == pytest.approx(sum(greedy) / len(greedy))
     assert loso["greedy"]["worst"] == min(greedy)
+    # stage 6 again, every fold fine-tuned from the stage-3 model (--pretrained)
+    pretrained = next((tmp_path / "exp" / "checkpoints").glob("best-*.ckpt"))
+    proc = run_recipe("digits", "--stage", "6", "--stop-stage", "6", "--dir", str(tmp_path / "ft"),
+                      "--data-dir", str(data), "--pretrained", str(pretrained), LIMIT="20")
+    assert f"every fold fine-tunes from {pretrained}" in proc.stdout
+    for spk in speakers:
+        config = (tmp_path / "ft" / "exp" / "loso" / spk / "config.yaml").read_text()
+        assert f"init_from: {pretrained}" in config and "max_epochs: 1" in config
+    assert (tmp_path / "ft" / "exp" / "loso" / "loso.json").is_file()
 
 
 def assert_report(report_dir, utterances: int) -> None:
@@ -136,8 +145,8 @@ def assert_report(report_dir, utterances: int) -> None:
 
 @pytest.mark.slow
 def test_ljspeech_recipe_smoke(tmp_path):
+    """prepare -> synthesize -> pretrain -> fine-tune from it -> average -> evaluate -> LM."""
     data = shared_data("ljspeech") or make_ljspeech(tmp_path / "LJSpeech-1.1", n=12)
-    synth = "3" if shutil.which("espeak-ng") else "0"
     proc = run_recipe(
         "ljspeech",
         "--stage",
@@ -147,25 +156,35 @@ def test_ljspeech_recipe_smoke(tmp_path):
         "--data-dir",
         str(data),
         LIMIT="10",
-        N_SYNTH=synth,
+        N_SYNTH="3",
         REAL_REPEAT="2",
+        FT_SYNTH="1",
+        AVERAGE="3",
     )
-    for stage in range(1, 8):
+    for stage in range(1, 10):
         assert f"stage {stage}:" in proc.stdout
     heldout = (tmp_path / "data" / "heldout.txt").read_text().splitlines()
     held_ids = {line.split("|")[0] for line in heldout}
     train = read_manifest(tmp_path / "data" / "train.jsonl")
     assert len(heldout) == 2 and len(train) == 8 and not held_ids & {r["id"] for r in train}
-    mixed = read_manifest(tmp_path / "data" / "train_mixed.jsonl")
-    assert len(mixed) == 2 * len(train) + int(synth)
-    assert len({r["id"] for r in mixed}) == len(mixed)  # copies keep their own ids
     sentences = (tmp_path / "data" / "train_sentences.txt").read_text().splitlines()
     assert not held_ids & {line.split("|")[0] for line in sentences}
+    synth = read_manifest(tmp_path / "data" / "synth.jsonl")
+    assert len(synth) == 3 and not {r["text"] for r in synth} & {
+        line.split("|")[1] for line in heldout
+    }
+    finetune = read_manifest(tmp_path / "data" / "train_finetune.jsonl")
+    assert len(finetune) == 2 * len(train) + 1  # the real clips twice, one synthetic sentence
+    assert len({r["id"] for r in finetune}) == len(finetune)  # copies keep their own ids
+    # the fine-tuning started from the pretraining's checkpoint
+    pretrained = list((tmp_path / "exp_pretrain" / "checkpoints").glob("best-*.ckpt"))
+    config = (tmp_path / "exp" / "config.yaml").read_text()
+    assert len(pretrained) == 1 and f"init_from: {pretrained[0]}" in config
+    assert (tmp_path / "exp" / "checkpoints" / "averaged.ckpt").is_file()
     for split in ("dev", "test"):
-        assert (
-            json.loads((tmp_path / "exp" / f"eval_{split}" / "wer.json").read_text())["utterances"]
-            == 1
-        )
+        summary = json.loads((tmp_path / "exp" / f"eval_{split}" / "wer.json").read_text())
+        assert summary["utterances"] == 1
+        assert summary["checkpoint"]["path"].endswith("averaged.ckpt")
         assert_report(tmp_path / "exp" / f"eval_{split}" / "report", utterances=1)
     lm_summary = json.loads((tmp_path / "exp" / "eval_test_lm" / "wer.json").read_text())
     assert lm_summary["decoder"]["type"] == "beam"

@@ -15,12 +15,15 @@
 # --jobs N: folds trained side by side in stage 6, one thread each (default 2).
 # --synth N: stage 6 adds N synthetic digits (asr synth --engines espeak-ng,flite: 124 voices) to
 #            every fold's training set (default 0: real speech only).
+# --pretrained CKPT: stage 6 fine-tunes every fold from this checkpoint of the default 3 x 256
+#            model (conf/digits_finetune.yaml), e.g. the LJ Speech recipe's synthetic pretraining.
 # Extra key=value arguments override conf/digits.yaml (e.g. model.hidden=64).
 # LIMIT=N: at most N recordings per split (smoke tests).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
-dir=recipes/digits; data_dir=""; jobs=2; synth=0
+dir=recipes/digits; data_dir=""; jobs=2; synth=0; pretrained=""
 options[--data-dir]=data_dir; options[--jobs]=jobs; options[--synth]=synth
+options[--pretrained]=pretrained
 parse_options "$@"
 config=conf/digits.yaml; data=$dir/data; exp=$dir/exp
 data_dir=${data_dir:-$dir/downloads/fsdd}
@@ -69,8 +72,8 @@ fold() {
   asr prepare-corpus fsdd "$data_dir" "$d" --test-speaker "$1" "${limit[@]}" --config "$config" \
     "${overrides[@]}"
   cat "$d/train.jsonl" "${synthetic[@]}" > "$d/train_mix.jsonl"
-  asr train --config "$config" data.train_manifest="$d/train_mix.jsonl" \
-    data.val_manifest="$d/dev.jsonl" exp_dir="$e" "${overrides[@]}"
+  asr train --config "$fold_config" data.train_manifest="$d/train_mix.jsonl" \
+    data.val_manifest="$d/dev.jsonl" exp_dir="$e" "${init[@]}" "${overrides[@]}"
   c=$(best_checkpoint "$e")
   asr evaluate --checkpoint "$c" --manifest "$d/test.jsonl" --out-dir "$e/eval_test"
   "$venv/bin/python" recipes/digits/accuracy.py "$e/eval_test/hyps.jsonl"
@@ -82,7 +85,11 @@ if run_stage 6; then
   say 6 "leave one speaker out: 5 folds, $jobs at a time (logs: $exp/loso/<speaker>.log)"
   mkdir -p "$exp/loso"
   digit_words
-  synthetic=()
+  synthetic=(); fold_config=$config; init=()
+  if [ -n "$pretrained" ]; then
+    say 6 "every fold fine-tunes from $pretrained"
+    fold_config=conf/digits_finetune.yaml; init=(init_from="$pretrained")
+  fi
   if [ "$synth" -gt 0 ]; then
     say 6 "synthesize $synth digits (espeak-ng and flite voices) for every fold's training set"
     asr synth "$dir/synth" --text "$data/digits.words" --train "$synth" --dev 0 --test 0 \
