@@ -27,7 +27,7 @@ from asr.audio import AudioError, load_audio
 from asr.augment import AugmentConfig, Augmenter
 from asr.config import ConcatConfig
 from asr.data.manifest import ManifestError, PrepareReport, check_records, read_manifest
-from asr.text import CharVocab
+from asr.text import CharVocab, ctc_min_frames
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,6 @@ def group_records(
     such a record starts the next group. A record alone always forms a group: it passed
     those checks alone (`asr.data.manifest.check_records`).
     """
-    from asr.text import ctc_min_frames
-
     rng = random.Random(f"{seed}/concat")
     order = list(range(len(records)))
     rng.shuffle(order)
