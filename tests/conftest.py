@@ -96,3 +96,39 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
     cfg, val = tiny_run(tmp)
     fit(load_config(cfg))
     return tmp / "exp" / "checkpoints" / "last.ckpt", val
+
+
+def assert_resumes_exactly(cfg: Path, overrides: list[str], tmp_path: Path) -> int:
+    """Train `cfg` with `overrides` for its epochs in one go, and again stopped in the middle of
+    the second epoch and resumed from the step checkpoint: the final weights must agree within
+    1e-6. Returns the training batches per epoch."""
+    from lightning.pytorch.callbacks import Callback
+
+    from asr.checkpoint import read_checkpoint
+    from asr.config import load_config
+    from asr.train import fit
+
+    class Stop(Callback):
+        """Raise at the start of step `at` (the step checkpoint of the one before is written)."""
+
+        def __init__(self, at: int) -> None:
+            self.at = at
+
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if trainer.global_step == self.at:
+                raise RuntimeError("stopped")
+
+    whole = fit(load_config(cfg, [*overrides, f"exp_dir={tmp_path / 'whole'}"]))
+    per_epoch = whole.num_training_batches
+    stop_at = per_epoch + per_epoch // 2  # in the middle of the second epoch
+    stopped = tmp_path / "stopped"
+    with pytest.raises(RuntimeError, match="stopped"):
+        fit(load_config(cfg, [*overrides, f"exp_dir={stopped}"]), callbacks=[Stop(stop_at)])
+    last = stopped / "checkpoints" / "last.ckpt"
+    assert read_checkpoint(last)["global_step"] == stop_at
+    resumed = fit(load_config(cfg, [*overrides, f"exp_dir={stopped}", f"resume={last}"]))
+    assert resumed.global_step == whole.global_step
+    a = read_checkpoint(tmp_path / "whole" / "checkpoints" / "last.ckpt")["state_dict"]
+    b = read_checkpoint(last)["state_dict"]
+    assert max((a[k].double() - b[k].double()).abs().max().item() for k in a) <= 1e-6
+    return per_epoch

@@ -10,17 +10,14 @@ import importlib.util
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import tiny_run
-from lightning.pytorch.callbacks import Callback
+from conftest import assert_resumes_exactly, tiny_run
 
 import asr.augment as augment
 from asr.augment import AugmentConfig, Augmenter, AugmentError, Draw, load_rir_bank
-from asr.checkpoint import read_checkpoint
 from asr.config import ConfigError, load_config
 from asr.data.loader import ASRDataModule
 from asr.data.manifest import read_manifest
 from asr.text import LIBRISPEECH_CHARS
-from asr.train import fit
 
 SR = 16000
 HAVE_PRA = importlib.util.find_spec("pyroomacoustics") is not None
@@ -232,17 +229,6 @@ def test_only_the_training_data_is_augmented(tmp_path):
     assert all(not w.equal(ref[i]) for i, w in zip(batch["ids"], batch["wave"]))
 
 
-class Stop(Callback):
-    """Raise at the start of step `at` (the step checkpoint of the one before is written)."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx):
-        if trainer.global_step == self.at:
-            raise RuntimeError("stopped")
-
-
 def test_augmented_run_stopped_mid_epoch_resumes_exactly(tmp_path):
     cfg, _ = tiny_run(tmp_path)
     common = [
@@ -258,17 +244,4 @@ def test_augmented_run_stopped_mid_epoch_resumes_exactly(tmp_path):
         "augment.room_max=[4.0,4.0,3.0]",
         f"augment.rir_cache_dir={tmp_path / 'rir'}",
     ]
-    whole = fit(load_config(cfg, [*common, f"exp_dir={tmp_path / 'whole'}"]))
-    per_epoch = whole.num_training_batches
-    stop_at = per_epoch + per_epoch // 2  # in the middle of the second epoch
-    stopped = tmp_path / "stopped"
-    with pytest.raises(RuntimeError, match="stopped"):
-        fit(load_config(cfg, [*common, f"exp_dir={stopped}"]), callbacks=[Stop(stop_at)])
-    last = stopped / "checkpoints" / "last.ckpt"
-    assert read_checkpoint(last)["global_step"] == stop_at
-    resumed = fit(load_config(cfg, [*common, f"exp_dir={stopped}", f"resume={last}"]))
-    assert resumed.global_step == whole.global_step
-    a = read_checkpoint(tmp_path / "whole" / "checkpoints" / "last.ckpt")["state_dict"]
-    b = read_checkpoint(last)["state_dict"]
-    diff = max((a[k].double() - b[k].double()).abs().max().item() for k in a)
-    assert diff <= 1e-6
+    assert_resumes_exactly(cfg, common, tmp_path)

@@ -8,10 +8,9 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import REPO, make_librispeech, tiny_run
+from conftest import REPO, assert_resumes_exactly, make_librispeech, tiny_run
 
 from asr.audio import load_audio
-from asr.checkpoint import read_checkpoint
 from asr.config import ConcatConfig, ConfigError, load_config
 from asr.data.librispeech import prepare_librispeech
 from asr.data.loader import ASRDataModule, AudioDataset, DurationBucketSampler, group_records
@@ -171,36 +170,11 @@ def test_config_errors_name_the_key(tmp_path):
 
 
 def test_concat_run_stopped_mid_epoch_resumes_exactly(tmp_path):
-    from lightning.pytorch.callbacks import Callback
-
-    from asr.train import fit
-
-    class Stop(Callback):
-        def __init__(self, at: int) -> None:
-            self.at = at
-
-        def on_train_batch_start(self, trainer, module, batch, batch_idx):
-            if trainer.global_step == self.at:
-                raise RuntimeError("stopped")
-
     cfg, _ = tiny_run(tmp_path)
     common = ["trainer.max_epochs=2", "checkpoint.every_n_steps=1", "data.max_batch_seconds=8",
               "data.concat.max_utterances=3", "data.concat.edge_max=0.2",
               "data.speed_perturb=[0.9,1.0,1.1]"]
-    whole = fit(load_config(cfg, [*common, f"exp_dir={tmp_path / 'whole'}"]))
-    per_epoch = whole.num_training_batches
-    assert per_epoch >= 2
-    stop_at = per_epoch + per_epoch // 2  # in the middle of the second epoch
-    stopped = tmp_path / "stopped"
-    with pytest.raises(RuntimeError, match="stopped"):
-        fit(load_config(cfg, [*common, f"exp_dir={stopped}"]), callbacks=[Stop(stop_at)])
-    last = stopped / "checkpoints" / "last.ckpt"
-    assert read_checkpoint(last)["global_step"] == stop_at
-    resumed = fit(load_config(cfg, [*common, f"exp_dir={stopped}", f"resume={last}"]))
-    assert resumed.global_step == whole.global_step
-    a = read_checkpoint(tmp_path / "whole" / "checkpoints" / "last.ckpt")["state_dict"]
-    b = read_checkpoint(last)["state_dict"]
-    assert max((a[k].double() - b[k].double()).abs().max().item() for k in a) <= 1e-6
+    assert assert_resumes_exactly(cfg, common, tmp_path) >= 2
 
 
 def test_bench_in_a_row_prints_every_condition(trained, tmp_path, capsys):
