@@ -30,6 +30,7 @@ from asr.audio import AudioError, load_audio
 from asr.bpe import load_vocab
 from asr.callbacks import (
     ElapsedTime,
+    FlushDenormals,
     FreezeLayers,
     GradNormMonitor,
     ReseedPerStep,
@@ -233,9 +234,6 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     are added to the Trainer's.
     """
     L.seed_everything(cfg.seed, workers=True)
-    # Values below 1.2e-38 (denormals), which training produces, slow x86 CPU kernels down
-    # up to 4x (conv frontend, docs/benchmarks.md): compute them as zero. No effect on GPUs.
-    torch.set_flush_denormal(True)
     exp = Path(cfg.exp_dir)
     module = build_module(cfg)
     if cfg.init_from and not cfg.resume:  # fine-tuning: the weights (and CMVN) of a checkpoint
@@ -280,6 +278,7 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
         SkipBadSteps(cfg.optim.max_bad_steps),
         ReseedPerStep(cfg.seed),
         ElapsedTime(),
+        FlushDenormals(),
     ]
     if cfg.freeze.steps:
         extra.append(FreezeLayers(cfg.freeze.frontend, cfg.freeze.layers, cfg.freeze.steps))

@@ -142,3 +142,19 @@ def test_a_bug_keeps_its_traceback_while_user_errors_are_one_line(tiny, monkeypa
         main(["train", "--config", str(cfg_path)])
     assert main(["train", "--config", str(cfg_path), "model.hidden=x"]) == 2
     assert "model.hidden" in capsys.readouterr().err
+
+
+def test_denormals_are_flushed_during_fit_and_restored_after(tiny):
+    from lightning.pytorch.callbacks import Callback
+
+    from asr.callbacks import flushing_denormals
+
+    class Probe(Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            self.during = flushing_denormals()
+
+    torch.set_flush_denormal(False)
+    probe = Probe()
+    fit(load_config(tiny[1], ["trainer.max_epochs=1", "trainer.limit_val_batches=0"]),
+        callbacks=[probe])
+    assert probe.during and not flushing_denormals()
