@@ -106,13 +106,22 @@ class FlushDenormals(Callback):
     epoch, and trained 2.6x faster with them flushed (docs/benchmarks.md). No effect on GPUs.
     """
 
+    was_on: bool | None = None  # the mode before fit; None outside a fit
+
     def on_fit_start(self, trainer: L.Trainer, pl_module) -> None:
         self.was_on = flushing_denormals()
         torch.set_flush_denormal(True)
 
     def teardown(self, trainer: L.Trainer, pl_module, stage: str) -> None:
-        if stage == "fit":
+        self._restore()
+
+    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self.was_on is not None:
             torch.set_flush_denormal(self.was_on)
+            self.was_on = None
 
 
 class ReseedPerStep(Callback):

@@ -145,16 +145,26 @@ def test_a_bug_keeps_its_traceback_while_user_errors_are_one_line(tiny, monkeypa
 
 
 def test_denormals_are_flushed_during_fit_and_restored_after(tiny):
+    """Also after a fit that fails (a leaked mode breaks later code, e.g. hypothesis)."""
     from lightning.pytorch.callbacks import Callback
 
     from asr.callbacks import flushing_denormals
 
     class Probe(Callback):
+        def __init__(self, fail: bool) -> None:
+            self.fail, self.during = fail, None
+
         def on_train_batch_start(self, trainer, module, batch, batch_idx):
             self.during = flushing_denormals()
+            if self.fail:
+                raise RuntimeError("stopped")
 
     torch.set_flush_denormal(False)
-    probe = Probe()
-    fit(load_config(tiny[1], ["trainer.max_epochs=1", "trainer.limit_val_batches=0"]),
-        callbacks=[probe])
+    cfg = load_config(tiny[1], ["trainer.max_epochs=1", "trainer.limit_val_batches=0"])
+    probe = Probe(fail=False)
+    fit(cfg, callbacks=[probe])
+    assert probe.during and not flushing_denormals()
+    probe = Probe(fail=True)
+    with pytest.raises(RuntimeError, match="stopped"):
+        fit(cfg, callbacks=[probe])
     assert probe.during and not flushing_denormals()
