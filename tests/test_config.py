@@ -59,6 +59,26 @@ def test_unknown_trainer_argument_is_named(tmp_path):
         trainer_args(cfg)
 
 
+@pytest.mark.parametrize(
+    ("accelerator", "amx", "cuda", "expected"),
+    [("cpu", True, False, "bf16-mixed"), ("cpu", False, False, "32-true"),
+     ("auto", True, False, "bf16-mixed"), ("auto", False, True, "bf16-mixed"),
+     ("gpu", True, False, "32-true"), ("mps", True, False, "32-true")],
+)
+def test_auto_precision_is_bf16_only_on_native_bf16_hardware(
+    tmp_path, monkeypatch, accelerator, amx, cuda, expected
+):
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    text = f"trainer:\n  accelerator: {accelerator}\n  precision: auto\n"
+    args = trainer_args(load_config(write(tmp_path / "c.yaml", text)))
+    assert args["precision"] == expected and args["accelerator"] == accelerator
+
+
 def test_misspelled_key_through_the_cli_is_one_line(tmp_path, capsys):
     path = write(tmp_path / "c.yaml", "optim:\n  lerning_rate: 0.1\n")
     assert main(["train", "--config", str(path)]) == 2

@@ -119,6 +119,29 @@ def test_bucket_sampler_shards_across_ranks():
     assert sorted(i for s in val for b in s for i in b) == list(range(101))  # nothing dropped
 
 
+def test_speed_factor_is_drawn_per_batch(corpus, tmp_path):
+    """Training keys are (index, epoch, batch): one factor for the whole batch (so its sorted
+    utterances stay about equally long), drawn anew per epoch, the same on every call."""
+    out = tmp_path / "m.jsonl"
+    prepare_librispeech(corpus, out)
+    records = read_manifest(out)
+    plain = AudioDataset(records, CharVocab())
+    perturbed = AudioDataset(records, CharVocab(), speed_perturb=[0.8, 1.0, 1.25], seed=5)
+    sampler = DurationBucketSampler([r["duration"] for r in records], 8.0, seed=5,
+                                    with_epoch=True)
+    assert len(sampler) >= 2 and max(map(len, sampler)) >= 3
+    factors = set()
+    for epoch in range(6):
+        sampler.set_epoch(epoch)
+        for batch in sampler:
+            assert {k[1] for k in batch} == {epoch} and len({k[2] for k in batch}) == 1
+            ratios = {round(len(plain[k[0]][0]) / len(perturbed[k][0]), 2) for k in batch}
+            assert len(ratios) == 1, batch  # one factor for the whole batch
+            factors |= ratios
+            assert (perturbed[batch[0]][0] == perturbed[batch[0]][0]).all()
+    assert factors == {0.8, 1.0, 1.25}
+
+
 def test_dataset_and_collate(corpus, tmp_path):
     out = tmp_path / "m.jsonl"
     prepare_librispeech(corpus, out)

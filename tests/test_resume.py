@@ -50,7 +50,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, worke
     common = [
         "trainer.max_epochs=2",
         "checkpoint.every_n_steps=1",
-        "data.speed_perturb=[0.9,1.0,1.1]",  # per-utterance draws
+        "data.speed_perturb=[0.9,1.0,1.1]",  # per-batch draws
         "model.dropout=0.3",  # per-step draws, as are SpecAugment's masks
         f"data.num_workers={workers}",
     ]

