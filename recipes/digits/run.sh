@@ -13,7 +13,8 @@
 # --dir: where downloads/, data/ and exp/ go (default: recipes/digits).
 # --data-dir: an FSDD copy (the folder holding recordings/) instead of downloading.
 # --jobs N: folds trained side by side in stage 6, one thread each (default 2).
-# --synth N: stage 6 adds N synthetic digits (asr synth --engines espeak-ng,flite: 124 voices) to
+# --synth N: stage 6 adds N synthetic digits (asr synth --engines $ENGINES, default espeak-ng,flite:
+#            124 voices; festival adds 16 pseudo-speakers) to
 #            every fold's training set (default 0: real speech only).
 # --pretrained CKPT: stage 6 fine-tunes every fold from this checkpoint of the default 3 x 256
 #            model (conf/digits_finetune.yaml), e.g. the LJ Speech recipe's synthetic pretraining.
@@ -21,7 +22,7 @@
 # LIMIT=N: at most N recordings per split (smoke tests).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
-dir=recipes/digits; data_dir=""; jobs=2; synth=0; pretrained=""
+dir=recipes/digits; data_dir=""; jobs=2; synth=0; pretrained=""; engines=${ENGINES:-espeak-ng,flite}
 options[--data-dir]=data_dir; options[--jobs]=jobs; options[--synth]=synth
 options[--pretrained]=pretrained
 parse_options "$@"
@@ -91,9 +92,9 @@ if run_stage 6; then
     fold_config=conf/digits_finetune.yaml; init=(init_from="$pretrained")
   fi
   if [ "$synth" -gt 0 ]; then
-    say 6 "synthesize $synth digits (espeak-ng and flite voices) for every fold's training set"
+    say 6 "synthesize $synth digits ($engines voices) for every fold's training set"
     asr synth "$dir/synth" --text "$data/digits.words" --train "$synth" --dev 0 --test 0 \
-      --engines espeak-ng,flite --pause-share 0
+      --engines "$engines" --pause-share 0
     asr prepare "$dir/synth/train" "$data/synth_digits.jsonl" --config "$config" "${overrides[@]}"
     synthetic=("$data/synth_digits.jsonl")
   fi
