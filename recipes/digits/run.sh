@@ -13,8 +13,8 @@
 # --dir: where downloads/, data/ and exp/ go (default: recipes/digits).
 # --data-dir: an FSDD copy (the folder holding recordings/) instead of downloading.
 # --jobs N: folds trained side by side in stage 6, one thread each (default 2).
-# --synth N: stage 6 adds N synthetic digits (asr synth --engines $ENGINES, default espeak-ng,flite:
-#            124 voices; festival adds 16 pseudo-speakers) to
+# --synth N: stage 6 adds N synthetic digits (asr synth --engines $ENGINES, default
+#            espeak-ng,flite,festival: 140 voices, a third of the digits each) to
 #            every fold's training set (default 0: real speech only).
 # --pretrained CKPT: stage 6 fine-tunes every fold from this checkpoint of the default 3 x 256
 #            model (conf/digits_finetune.yaml), e.g. the LJ Speech recipe's synthetic pretraining.
@@ -22,7 +22,7 @@
 # LIMIT=N: at most N recordings per split (smoke tests).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
-dir=recipes/digits; data_dir=""; jobs=2; synth=0; pretrained=""; engines=${ENGINES:-espeak-ng,flite}
+dir=recipes/digits; data_dir=""; jobs=2; synth=0; pretrained=""; engines=${ENGINES:-espeak-ng,flite,festival}
 options[--data-dir]=data_dir; options[--jobs]=jobs; options[--synth]=synth
 options[--pretrained]=pretrained
 parse_options "$@"
