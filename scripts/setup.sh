@@ -25,13 +25,19 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
 fi
 # System synthesizers for 'asr synth': espeak-ng (the default engine), flite (--engines flite) and
 # festival with its slt HMM voice and hts_engine (--engines festival).
+apt_updated=0
 install_tool() {  # install_tool ENGINE COMMAND PACKAGE...: the Debian packages that bring COMMAND
   local engine=$1 cmd=$2; shift 2
   command -v "$cmd" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "[setup] installing $* (apt-get)"
-    (apt-get update -qq && apt-get install -y -qq "$@") >/dev/null 2>&1 \
-      || echo "[setup] apt-get install $* failed" >&2
+    # the package lists are fetched once, for the first tool that is missing
+    if [ "$apt_updated" = 1 ] || apt-get update -qq >/dev/null 2>&1; then
+      apt_updated=1
+      apt-get install -y -qq "$@" >/dev/null 2>&1 || echo "[setup] apt-get install $* failed" >&2
+    else
+      echo "[setup] apt-get install $* failed" >&2
+    fi
   fi
   command -v "$cmd" >/dev/null 2>&1 || echo "[setup] $cmd is not installed: 'asr synth' needs" \
     "it for --engines $engine. Install it with your package manager (Debian/Ubuntu: sudo" \
