@@ -378,7 +378,6 @@ class FestivalEngine(Engine):
         return soxr.resample(audio.mean(axis=1), sr, SAMPLE_RATE)
 
 
-
 _NON_FREE = ("enable Debian's non-free component (add non-free to the Components of "
              "/etc/apt/sources.list.d/debian.sources, then sudo apt-get update)")
 
