@@ -49,8 +49,9 @@ install_tool espeak-ng espeak-ng espeak-ng
 install_tool flite flite flite
 install_tool festival hts_engine festival festvox-us-slt-hts htsengine
 if [ "${ASR_NONFREE:-0}" = 1 ]; then
+  # the lists may predate enabling non-free: fetch them once (install_tool then does not again)
   if apt-cache show rhvoice-english >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 &&
-      apt-cache show rhvoice-english >/dev/null 2>&1; }; then
+      apt_updated=1 && apt-cache show rhvoice-english >/dev/null 2>&1; }; then
     install_tool rhvoice RHVoice-test rhvoice rhvoice-english
     install_tool pico pico2wave libttspico-utils
   else

@@ -122,6 +122,11 @@ def _trim(audio: np.ndarray, what: str) -> np.ndarray:
     return np.pad(speech, (max(keep - start, 0), max(end + keep - len(audio), 0)))
 
 
+def _pitch_factor(pitch: int) -> float:
+    """F0 factor for a pitch on espeak-ng's scale: PITCH_RANGE -> -/+ 2.4 semitones (0.2 octave)."""
+    return 2 ** ((pitch - 50) / 100)
+
+
 def _run_to_wav(cmd: list[str], wav: Path, what: str, stdin: str | None = None) -> np.ndarray:
     """Run a synthesizer command that writes `wav`; return its audio as float32 mono 16 kHz."""
     proc = subprocess.run(cmd, input=stdin, capture_output=True, check=False, text=True)
@@ -247,7 +252,7 @@ class FliteEngine(Engine):
         exe = shutil.which("flite")
         if exe is None:
             raise SynthError(f"flite was not found on PATH; install it: {self.install_hint}")
-        f0 = FLITE_VOICES[voice] * 2 ** ((pitch - 50) / 100)  # PITCH_RANGE -> -/+ 2.4 semitones
+        f0 = FLITE_VOICES[voice] * _pitch_factor(pitch)
         with tempfile.TemporaryDirectory(prefix="asr-flite-") as tmp:
             wav = Path(tmp) / "out.wav"
             cmd = [exe, "-voice", voice, "--setf", f"duration_stretch={175 / rate:.4f}",
@@ -365,17 +370,15 @@ class FestivalEngine(Engine):
             script.write_text(_FESTIVAL_LABELS.format(
                 voice=FESTIVAL_VOICE, labels=labels,
                 text=text.replace("\\", " ").replace('"', " ")), encoding="utf-8")
-            steps = [["festival", "-b", str(script)],
-                     ["hts_engine", "-m", str(self._voice_file()), "-a", warp,
-                      "-fm", f"{semitones:.2f}", "-r", f"{rate / 175:.4f}", "-ow", str(wav),
-                      str(labels)]]
-            for cmd in steps:
-                proc = subprocess.run(cmd, capture_output=True, check=False)
-                if proc.returncode != 0 or b"SIOD ERROR" in proc.stdout + proc.stderr:
-                    err = (proc.stderr or proc.stdout).decode(errors="replace").strip()
-                    raise SynthError(f"{cmd[0]} failed for voice {voice!r} on {text!r}: {err}")
-            audio, sr = sf.read(wav, dtype="float32", always_2d=True)
-        return soxr.resample(audio.mean(axis=1), sr, SAMPLE_RATE)
+            proc = subprocess.run(["festival", "-b", str(script)], capture_output=True,
+                                  check=False)
+            if proc.returncode != 0 or b"SIOD ERROR" in proc.stdout + proc.stderr:
+                err = (proc.stderr or proc.stdout).decode(errors="replace").strip()
+                raise SynthError(f"festival failed for voice {voice!r} on {text!r}: {err}")
+            cmd = ["hts_engine", "-m", str(self._voice_file()), "-a", warp,
+                   "-fm", f"{semitones:.2f}", "-r", f"{rate / 175:.4f}", "-ow", str(wav),
+                   str(labels)]
+            return _run_to_wav(cmd, wav, f"hts_engine voice {voice!r} on {text!r}")
 
 
 _NON_FREE = ("enable Debian's non-free component (add non-free to the Components of "
@@ -403,7 +406,7 @@ class RHVoiceEngine(Engine):
     def _speak(self, text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
         if not self.available():
             raise SynthError(f"RHVoice or its English voices are missing; {self.install_hint}")
-        tone = 100 * 2 ** ((pitch - 50) / 100)  # PITCH_RANGE -> -/+ 2.4 semitones
+        tone = 100 * _pitch_factor(pitch)
         with tempfile.TemporaryDirectory(prefix="asr-rhvoice-") as tmp:
             wav = Path(tmp) / "out.wav"
             cmd = ["RHVoice-test", "-p", voice, "-r", f"{100 * rate / 175:.0f}",
@@ -428,7 +431,7 @@ class PicoEngine(Engine):
     def _speak(self, text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
         if not self.available():
             raise SynthError(f"pico2wave was not found on PATH; {self.install_hint}")
-        tone = 100 * 2 ** ((pitch - 50) / 100)
+        tone = 100 * _pitch_factor(pitch)
         markup = (f"<pitch level='{tone:.0f}'><speed level='{100 * rate / 175:.0f}'>"
                   f"{text.replace('<', ' ')}</speed></pitch>")
         with tempfile.TemporaryDirectory(prefix="asr-pico-") as tmp:
