@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -187,15 +188,20 @@ def build_lm(
     exclude: Sequence[str | Path] = (),
     estimator: str = "auto",
     binary: bool = False,
+    prune: Sequence[int] = (),
+    dev_text: str | Path | None = None,
 ) -> dict:
     """Build an ARPA n-gram LM from text files (see `read_text`), leaving out every sentence
     whose text or id occurs in the `exclude` files (held-out test/dev text). `estimator`:
     ``lmplz`` (KenLM, see `kenlm_tool`), ``python`` (`estimate_kn`) or ``auto`` (lmplz when found).
     Also writes ``<out>.words``, the LM's vocabulary (a lexicon for the beam decoder), and with
-    `binary` a KenLM binary ``<out stem>.bin`` (faster to load; needs ``build_binary``).
-    Returns a summary dict."""
+    `binary` a KenLM binary ``<out stem>.bin`` (a trie: smaller and faster to load; needs
+    ``build_binary``). `prune`: lmplz's ``--prune`` count thresholds per order from the bigrams
+    on (``[0, 1]``: drop 3-grams and longer seen once; needs lmplz). `dev_text`: also report the
+    perplexity of its sentences (`perplexity`). Returns a summary dict (sizes, seconds)."""
     if estimator not in ("auto", "lmplz", "python"):
         raise ValueError(f"unknown estimator {estimator!r}")
+    started = time.perf_counter()
     held_out = [entry for path in exclude for entry in read_sentences(path)]
     held_ids, held_texts = {i for i, _ in held_out if i}, {t for _, t in held_out}
     sentences = [entry for path in text for entry in read_sentences(path)]
@@ -203,30 +209,37 @@ def build_lm(
     if not kept:
         raise LMError(f"no sentences left in {', '.join(map(str, text))}")
     lmplz = kenlm_tool("lmplz")
-    if estimator == "lmplz" and not lmplz:
-        raise LMError("lmplz not found (scripts/build_kenlm.sh builds it; or --estimator python)")
+    if (estimator == "lmplz" or prune) and not lmplz:
+        need = "pruning needs it" if prune else "or --estimator python"
+        raise LMError(f"lmplz not found (scripts/build_kenlm.sh builds it; {need})")
+    if prune and estimator == "python":
+        raise LMError("pruning (--prune) needs the lmplz estimator")
     build_binary = kenlm_tool("build_binary")
     if binary and not build_binary:
         raise LMError("build_binary not found (scripts/build_kenlm.sh builds it)")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if lmplz and estimator != "python":
-        _run_lmplz(lmplz, kept, out, order)
+        _run_lmplz(lmplz, kept, out, order, prune)
         used = "lmplz"
     else:
         write_arpa(estimate_kn(kept, order), out)
         used = "python"
     words = sorted({w for s in kept for w in s.split()})
     Path(f"{out}.words").write_text("\n".join(words) + "\n")
-    info = {}
+    info = {"arpa_mb": round(out.stat().st_size / 1e6, 1)}
     if binary:
         bin_path = out.with_suffix(".bin")
-        _run([build_binary, str(out), str(bin_path)], "build_binary")
+        _run([build_binary, "trie", str(out), str(bin_path)], "build_binary")
         Path(f"{bin_path}.words").write_text("\n".join(words) + "\n")
-        info["binary"] = str(bin_path)
+        info.update(binary=str(bin_path), binary_mb=round(bin_path.stat().st_size / 1e6, 1))
+    info["seconds"] = round(time.perf_counter() - started, 1)
+    if dev_text is not None:
+        info["dev"] = {"text": str(dev_text), **perplexity(out, read_text(dev_text))}
     return {
         "lm": str(out),
         "order": order,
+        "prune": list(prune),
         "estimator": used,
         "sentences": len(kept),
         "excluded": len(sentences) - len(kept),
@@ -234,6 +247,72 @@ def build_lm(
         "vocabulary": len(words),
         **info,
     }
+
+
+def perplexity(lm: str | Path, sentences: Sequence[str]) -> dict:
+    """Perplexity of an LM on sentences (``</s>`` counted, as KenLM's ``query`` does), with
+    out-of-vocabulary words included in the average at the ``<unk>`` probability, and the OOV
+    rate. Reads the ARPA file itself (any order); for large LMs it uses KenLM's ``query`` when
+    found. Returns {perplexity, oov_rate, tokens}."""
+    query = kenlm_tool("query")
+    if query:
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+            f.write("\n".join(sentences) + "\n")
+            f.flush()
+            with open(f.name) as src:
+                proc = subprocess.run([query, "-v", "summary", str(lm)], stdin=src,
+                                      capture_output=True, text=True)
+        if proc.returncode:
+            raise LMError(f"query failed on {lm}: {proc.stderr.strip()[-200:]}")
+        fields = dict(line.split(":\t", 1) for line in proc.stdout.splitlines() if ":\t" in line)
+        tokens = int(fields["Tokens"])
+        return {"perplexity": round(float(fields["Perplexity including OOVs"]), 2),
+                "oov_rate": round(int(fields["OOVs"]) / tokens, 4), "tokens": tokens}
+    model = read_arpa(lm)
+    keep = max(map(len, model)) - 1  # context words the highest order sees
+    log10_sum, oov, tokens = 0.0, 0, 0
+    for sentence in sentences:
+        context: tuple = (BOS,)
+        for word in [*sentence.split(), EOS]:
+            if (word,) not in model:
+                oov += 1
+                word = UNK
+            log10_sum += _arpa_log10(model, context, word)
+            context = (*context, word)[-keep:] if keep else ()
+            tokens += 1
+    return {"perplexity": round(10 ** (-log10_sum / tokens), 2), "oov_rate": round(oov / tokens, 4),
+            "tokens": tokens}
+
+
+def read_arpa(path: str | Path) -> dict[tuple, tuple[float, float]]:
+    """``{n-gram: (log10 p, log10 backoff)}`` of an ARPA file (``.gz`` too)."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    model, order = {}, 0
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line.endswith("-grams:") and line.startswith("\\"):
+                order = int(line[1:].split("-")[0])
+            elif order and line and not line.startswith("\\"):
+                fields = line.split("\t")
+                backoff = float(fields[2]) if len(fields) > 2 else 0.0
+                model[tuple(fields[1].split(" "))] = (float(fields[0]), backoff)
+    if not model:
+        raise LMError(f"{path}: no n-grams found (not an ARPA file)")
+    return model
+
+
+def _arpa_log10(model: dict, context: tuple, word: str) -> float:
+    """log10 p(word | context) with backoff (the ARPA recursion)."""
+    backoff = 0.0
+    for start in range(len(context) + 1):
+        gram = (*context[start:], word)
+        if gram in model:
+            return backoff + model[gram][0]
+        if context[start:] in model:
+            backoff += model[context[start:]][1]
+    return backoff + model[(UNK,)][0]
 
 
 def lmplz_memory(text_bytes: int) -> str:
@@ -251,13 +330,17 @@ def _ram_mib() -> float:
         return float("inf")
 
 
-def _run_lmplz(lmplz: str, sentences: list[str], out: Path, order: int) -> None:
+def _run_lmplz(lmplz: str, sentences: list[str], out: Path, order: int,
+               prune: Sequence[int] = ()) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write("\n".join(sentences) + "\n")
     memory = lmplz_memory(Path(f.name).stat().st_size)
+    cmd = [lmplz, "-o", str(order), "--discount_fallback", "-S", memory, "-T", str(out.parent)]
+    if prune:  # lmplz wants a threshold for the unigrams too, and they are never pruned
+        cmd += ["--prune", "0", *map(str, prune)]
     try:
         with open(f.name) as src, open(out, "w") as dst:
-            _run([lmplz, "-o", str(order), "--discount_fallback", "-S", memory], "lmplz", src, dst)
+            _run(cmd, "lmplz", src, dst)
     finally:
         Path(f.name).unlink()
 

@@ -233,3 +233,29 @@ def test_cli_download_with_checksum_file(server, archive, tmp_path, capsys):
     server.files["/test-clean.tar.gz"] = data
     assert main([*args, "--subsets", "test-clean", "--checksums", str(sums)]) == 2
     assert "checksum mismatch" in capsys.readouterr().err
+
+
+def test_mini_librispeech_subsets_are_md5_verified_over_loopback(server, tmp_path, capsys):
+    """OpenSLR 31 publishes MD5s only: train-clean-5 and dev-clean-2 are checked against them."""
+    from asr.data.librispeech import CHECKSUMS, subset_url
+
+    assert subset_url("train-clean-5") == "https://www.openslr.org/resources/31/train-clean-5.tar.gz"
+    assert subset_url("dev-clean") == "https://www.openslr.org/resources/12/dev-clean.tar.gz"
+    assert CHECKSUMS["dev-clean-2"].startswith("md5:")
+    archives = {s: make_archive(tmp_path / s, s) for s in ("train-clean-5", "dev-clean-2")}
+    for subset, data in archives.items():
+        server.files[f"/31/{subset}.tar.gz"] = data
+    sums = {s: f"md5:{hashlib.md5(d).hexdigest()}" for s, d in archives.items()}
+    dirs = download_librispeech(tmp_path / "dl", list(archives), f"{server.url}/31", sums)
+    assert all(is_complete(d) for d in dirs.values())
+    # the published MD5 is checked: our fake archive does not match it, and is deleted
+    server.files["/31/train-clean-5.tar.gz"] = archives["train-clean-5"]
+    with pytest.raises(DownloadError, match=r"train-clean-5.tar.gz: checksum mismatch \(expected "
+                       r"md5 5df7d4e78065366204ca6845bb08f490, got md5 [0-9a-f]{32}\)"):
+        download_librispeech(tmp_path / "other", ["train-clean-5"], f"{server.url}/31")
+    assert not list((tmp_path / "other").glob("train-clean-5.tar.gz*"))
+    # the CLI takes the subset names, and reports a mismatch in one line
+    out = tmp_path / "cli"
+    assert main(["download", "librispeech", str(out), "--subsets", "dev-clean-2",
+                 "--url", f"{server.url}/31"]) == 2
+    assert "checksum mismatch" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import json
 import math
 import random
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ from asr.lm import (
     kenlm_tool,
     kn_discounts,
     lmplz_memory,
+    perplexity,
     read_text,
     tune_weights,
     write_arpa,
@@ -229,3 +231,60 @@ def test_lmplz_memory_grows_with_the_text_within_bounds(monkeypatch):
     assert lmplz_memory(0) == "100M"  # the floor: lmplz aborts below ~24 MB
     assert lmplz_memory(50 * 2**20) == "1000M"
     assert lmplz_memory(10 * 2**30) == "20%"  # the cap
+
+
+def test_perplexity_matches_kenlm_scores(tmp_path, monkeypatch):
+    """The ARPA reader's perplexity (OOVs at <unk>, </s> counted) against KenLM's own scores."""
+    from flashlight.lib.text.decoder.kenlm import KenLM
+    from flashlight.lib.text.dictionary import Dictionary
+
+    rng = random.Random(2)
+    words = [f"W{i}" for i in range(30)]
+    train = [" ".join(rng.choices(words[:25], k=rng.randint(2, 8))) for _ in range(300)]
+    dev = [" ".join(rng.choices(words, k=rng.randint(2, 8))) for _ in range(40)]  # some OOVs
+    path = write_arpa(estimate_kn(train, order=3), tmp_path / "lm.arpa")
+    vocab = read_words(path)
+    lm = KenLM(str(path), Dictionary([*vocab, UNK]))
+    index, total, n = {w: i for i, w in enumerate(vocab)}, 0.0, 0
+    for sentence in dev:
+        state = lm.start(False)
+        for w in sentence.split():
+            state, score = lm.score(state, index.get(w, len(vocab)))
+            total, n = total + score, n + 1
+        total, n = total + lm.finish(state)[1], n + 1
+    monkeypatch.setattr(lm_module, "kenlm_tool", lambda name: None)
+    got = perplexity(path, dev)
+    assert got["tokens"] == n
+    assert got["perplexity"] == pytest.approx(10 ** (-total / n), rel=1e-3)
+    oovs = sum(w not in index for s in dev for w in s.split())
+    assert oovs > 0 and got["oov_rate"] == pytest.approx(oovs / n, abs=1e-4)
+
+
+@pytest.mark.skipif(kenlm_tool("lmplz") is None or kenlm_tool("query") is None,
+                    reason="no lmplz/query (scripts/build_kenlm.sh)")
+def test_pruned_lmplz_build_binary_and_query_perplexity(tmp_path, monkeypatch):
+    rng = random.Random(3)
+    words = [f"W{i}" for i in range(60)]
+    text, dev = tmp_path / "text.txt", tmp_path / "dev.txt"
+    text.write_text("\n".join(" ".join(rng.choices(words, k=rng.randint(3, 12)))
+                              for _ in range(2000)) + "\n")
+    dev.write_text("\n".join(" ".join(rng.choices(words, k=rng.randint(3, 12)))
+                             for _ in range(50)) + "\n")
+    full = build_lm([text], tmp_path / "full.arpa", 4, dev_text=dev)
+    pruned = build_lm([text], tmp_path / "pruned.arpa", 4, prune=[0, 1], binary=True,
+                      dev_text=dev)
+    counts = {}
+    for name in ("full", "pruned"):
+        header = (tmp_path / f"{name}.arpa").read_text().split("\n\n")[0]
+        counts[name] = [int(line.split("=")[1]) for line in header.splitlines()[1:]]
+    assert counts["pruned"][:2] == counts["full"][:2]  # unigrams and bigrams kept
+    assert counts["pruned"][2] < counts["full"][2] and counts["pruned"][3] < counts["full"][3]
+    assert pruned["prune"] == [0, 1] and Path(pruned["binary"]).is_file()
+    assert "binary_mb" in pruned and pruned["seconds"] > 0
+    with pytest.raises(LMError, match="pruning"):
+        build_lm([text], tmp_path / "x.arpa", 3, prune=[1], estimator="python")
+    # KenLM's query and the ARPA reader agree on the perplexity of the same file
+    by_query = full["dev"]["perplexity"]
+    monkeypatch.setattr(lm_module, "kenlm_tool", lambda name: None)
+    assert perplexity(tmp_path / "full.arpa", read_text(dev))["perplexity"] == pytest.approx(
+        by_query, rel=1e-3)

@@ -7,6 +7,7 @@ over loopback HTTP."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -15,12 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, WORDS, make_librispeech
 from test_corpora import make_fsdd, make_ljspeech
 from test_download import Server, make_archive
 
 from asr.config import load_config
 from asr.data.manifest import read_manifest
+from asr.decode import lm_vocabulary
 from asr.model import count_parameters
 from asr.train import build_module
 
@@ -189,6 +191,47 @@ def test_ljspeech_recipe_smoke(tmp_path):
     lm_summary = json.loads((tmp_path / "exp" / "eval_test_lm" / "wer.json").read_text())
     assert lm_summary["decoder"]["type"] == "beam"
     assert (tmp_path / "exp" / "compare_greedy_lm" / "compare.md").is_file()
+
+
+@pytest.mark.slow
+def test_mini_librispeech_recipe_smoke(tmp_path):
+    """A tiny train-clean-5 (6 speakers) -> speaker split -> synthetic pretraining (espeak-ng
+    present) -> training from it -> greedy and LM evaluation -> ONNX; the printed model and LM
+    transcribe a file."""
+    root = tmp_path / "LibriSpeech"
+    make_librispeech(root / "train-clean-5", speakers=6, utts=3)
+    (root / "SPEAKERS.TXT").write_text("".join(
+        f"{100 + s} | {'FM'[s % 2]} | train-clean-5 | 10.0 | Reader {s}\n" for s in range(1, 7)))
+    text = tmp_path / "lm.txt"
+    text.write_text("".join(f"{a} {b} {c} {d}\n" for a, b, c, d in
+                            itertools.permutations(WORDS[:6], 4)))
+    synth = shutil.which("espeak-ng") is not None
+    proc = run_recipe("mini_librispeech", "--stage", "1", "--dir", str(tmp_path / "r"),
+                      "--data-dir", str(root), "--lm-text", str(text), "--dev-speakers", "1",
+                      "--test-speakers", "2", "--synth", "4" if synth else "0",
+                      "--engines", "espeak-ng")
+    for stage in (1, 2, 5, 7, 8, 9, 10, *((3, 4) if synth else ())):
+        assert f"stage {stage}:" in proc.stdout
+    r = tmp_path / "r"
+    speakers = {s: {x["speaker"] for x in read_manifest(r / "data" / f"{s}.jsonl")}
+                for s in ("train", "dev", "test")}
+    assert [len(speakers[s]) for s in ("train", "dev", "test")] == [3, 1, 2]
+    assert not (speakers["train"] & speakers["test"] or speakers["dev"] & speakers["test"])
+    if synth:
+        assert len(read_manifest(r / "data" / "synth.jsonl")) == 4
+        assert "init_from: " in (r / "exp" / "config.yaml").read_text()
+    for name, decoder in (("eval_test", "greedy"), ("eval_test_lm", "beam")):
+        summary = json.loads((r / "exp" / name / "wer.json").read_text())
+        assert summary["utterances"] == 6 and summary["decoder"]["type"] == decoder
+    build = json.loads((r / "exp" / "lm" / "build.json").read_text())
+    assert build["order"] == 4 and build["dev"]["perplexity"] > 1
+    model, lm = (line.split(": ", 1)[1] for line in proc.stdout.strip().splitlines()[-2:])
+    assert proc.stdout.strip().splitlines()[-2].startswith("model: ") and model.endswith(".onnx")
+    wav = read_manifest(r / "data" / "test.jsonl")[0]["audio"]
+    out = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", wav, "--model", model,
+                          "--lm", lm], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert set(out.stdout.split()) <= set(lm_vocabulary(lm))  # LM words only
 
 
 @pytest.mark.slow

@@ -68,7 +68,7 @@ def cmd_prepare_corpus(args: argparse.Namespace) -> int:
 
     out = Path(args.out_dir)
     reports = prepare_corpus(args.corpus, args.data_dir, out, output_frames(args), args.subsets,
-                             args.limit, args.test_speaker)
+                             args.limit, args.test_speaker, args.dev_speakers, args.test_speakers)
     if args.sentences:
         from asr.data.ljspeech import write_training_sentences
 
@@ -79,7 +79,38 @@ def cmd_prepare_corpus(args: argparse.Namespace) -> int:
     for name, report in reports.items():
         print(f"{name}: " + report.summary().replace("\n", f"\n{name}: "))
         print(f"{name}: manifest {out / name}.jsonl")
+    if args.dev_speakers or args.test_speakers:
+        _print_split(out)
     return 0
+
+
+def _print_split(out: Path) -> None:
+    from asr.data.manifest import read_manifest
+
+    for split in ("train", "dev", "test"):
+        path = out / f"{split}.jsonl"
+        if path.is_file():
+            recs = read_manifest(path)
+            n_spk = len({r["speaker"] for r in recs})
+            hours = sum(r["duration"] for r in recs) / 3600
+            print(f"{split}: {len(recs)} utterances ({hours:.2f} h), {n_spk} speakers: {path}")
+    print(f"speakers: {out / 'speakers.txt'}")
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from asr.data.split import read_speaker_genders, split_manifest
+
+    genders = read_speaker_genders(args.speakers_file) if args.speakers_file else None
+    split_manifest(args.manifests, args.out_dir, args.dev_speakers, args.test_speakers, genders,
+                   args.seed)
+    _print_split(Path(args.out_dir))
+    return 0
+
+
+def _speaker_counts(p: argparse.ArgumentParser) -> None:
+    for split in ("dev", "test"):
+        p.add_argument(f"--{split}-speakers", type=int, default=0, metavar="N",
+                       help=f"hold out N speakers as {split} (gender-balanced, deterministic)")
 
 
 def add_commands(sub) -> None:
@@ -120,9 +151,10 @@ def add_commands(sub) -> None:
     p = command(sub, "download", cmd_download, "download and extract a public corpus (resumable)")
     p.add_argument("corpus", choices=CORPORA)
     p.add_argument("target_dir")
-    p.add_argument("--subsets", nargs="+", help="LibriSpeech subsets (default: dev-clean)")
+    p.add_argument("--subsets", nargs="+", help="LibriSpeech subsets (default: dev-clean); "
+                   "Mini LibriSpeech: train-clean-5 dev-clean-2 (OpenSLR 31)")
     p.add_argument("--url", "--base-url", help="archive URL instead of the public one "
-                   "(LibriSpeech: a mirror's base URL)")
+                   "(LibriSpeech: the base URL holding <subset>.tar.gz, a mirror or a folder)")
     p.add_argument("--sha256", help="expected SHA-256 of the archive (ljspeech, fsdd)")
     p.add_argument("--checksums", help="LibriSpeech: sha256sum-style file replacing the "
                    "published values")
@@ -139,3 +171,12 @@ def add_commands(sub) -> None:
                    "train_sentences.txt without the held-out sentences (for `asr synth --text` "
                    "or a language model)")
     with_config(p, "drop utterances too short for its model")
+    _speaker_counts(p)
+
+    p = command(sub, "split", cmd_split, "split manifests by speaker into OUT_DIR/{train,dev,"
+                "test}.jsonl (no speaker in two splits)")
+    p.add_argument("manifests", nargs="+", help="JSONL manifests (their speaker field)")
+    p.add_argument("out_dir")
+    _speaker_counts(p)
+    p.add_argument("--speakers-file", help="LibriSpeech SPEAKERS.TXT: balance the genders")
+    p.add_argument("--seed", type=int, default=0, help="another seed, other speakers")

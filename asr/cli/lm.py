@@ -14,7 +14,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from asr.lm import build_lm
 
     info = build_lm(args.text, args.out, args.order, args.exclude or (), args.estimator,
-                    args.binary)
+                    args.binary, args.prune or (), args.dev_text)
     print(json.dumps(info, indent=2))
     return 0
 
@@ -59,6 +59,10 @@ def add_commands(sub) -> None:
                    help="KenLM's lmplz (auto: when found) or the Python estimator")
     p.add_argument("--binary", action="store_true",
                    help="also write a KenLM binary <out stem>.bin (needs KenLM's build_binary)")
+    p.add_argument("--prune", type=int, nargs="+", metavar="N",
+                   help="lmplz: drop n-grams seen at most N times, one N per order from the "
+                   "bigrams on (e.g. --prune 0 1: 3-grams and longer seen once); needs lmplz")
+    p.add_argument("--dev-text", help="report the LM's perplexity and OOV rate on this text")
 
     tune = argparse.ArgumentParser(add_help=False)
     tune.add_argument("--checkpoint", required=True)

@@ -33,8 +33,9 @@ def download_corpus(
 ) -> dict[str, Path]:
     """Download and extract a corpus (resumable, verified); return ``{part: directory}``.
 
-    librispeech: `subsets` (default dev-clean) from the mirror `url` (default OpenSLR), checked
-    against the published SHA-256 or those of `checksums_file` (``sha256sum`` format). ljspeech,
+    librispeech: `subsets` (default dev-clean; train-clean-5 and dev-clean-2 are Mini
+    LibriSpeech's) from the mirror `url` (default OpenSLR), checked against the published
+    checksums or the SHA-256 of `checksums_file` (``sha256sum`` format). ljspeech,
     fsdd: the archive at `url` (default: the public one), checked against `sha256`; the
     published checksum applies to the public archive only.
     """
@@ -43,7 +44,7 @@ def download_corpus(
         sums = read_sha256sums(checksums_file) if checksums_file else {}
         checksums = {k.removesuffix(".tar.gz"): v for k, v in sums.items()}
         return module.download_librispeech(
-            target_dir, subsets or ["dev-clean"], url or module.BASE_URL, checksums
+            target_dir, subsets or ["dev-clean"], url, checksums
         )
     published = getattr(module, "SHA256", None)
     download = getattr(module, f"download_{name}")
@@ -58,16 +59,31 @@ def prepare_corpus(
     subsets: Sequence[str] | None = None,
     limit: int | None = None,
     test_speaker: str | None = None,
+    dev_speakers: int = 0,
+    test_speakers: int = 0,
 ) -> dict[str, PrepareReport]:
     """Write ``<out_dir>/<split>.jsonl`` manifests of a downloaded corpus; ``{split: report}``.
 
-    librispeech: one manifest per subset of `data_dir` (`subsets`, default all present);
+    librispeech: one manifest per subset of `data_dir` (`subsets`, default all present); with
+    `dev_speakers` or `test_speakers`, also ``train/dev/test.jsonl``: those subsets split by
+    speaker (`asr.data.split`; genders from ``data_dir/SPEAKERS.TXT`` when present);
     ljspeech, fsdd: train/dev/test splits, at most `limit` utterances each (smoke tests);
     fsdd with `test_speaker`: that speaker is the test set (leave one speaker out).
     """
     module = _module(name)
     if name == "librispeech":
-        return module.prepare_librispeech_subsets(data_dir, out_dir, output_frames, subsets)
+        reports = module.prepare_librispeech_subsets(data_dir, out_dir, output_frames, subsets)
+        if dev_speakers or test_speakers:
+            from asr.data.split import read_speaker_genders, split_manifest
+
+            info = Path(data_dir) / "SPEAKERS.TXT"
+            genders = read_speaker_genders(info) if info.is_file() else None
+            split_manifest([Path(out_dir) / f"{s}.jsonl" for s in reports], out_dir,
+                           dev_speakers, test_speakers, genders)
+        return reports
+    if dev_speakers or test_speakers:
+        raise ManifestError(f"--dev-speakers/--test-speakers: only for librispeech, not {name} "
+                            "(`asr split` splits any manifest by speaker)")
     if test_speaker is not None:
         if name != "fsdd":
             raise ManifestError(f"--test-speaker: only for fsdd, not {name}")

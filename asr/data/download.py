@@ -49,12 +49,28 @@ def read_sha256sums(path: str | Path) -> dict[str, str]:
     return sums
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while block := f.read(CHUNK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _algorithm(checksum: str) -> tuple[str, str]:
+    """``"md5:<hex>"`` or ``"sha256:<hex>"`` (or a bare SHA-256) -> (algorithm, hex digest)."""
+    algorithm, _, value = checksum.rpartition(":")
+    algorithm = algorithm or "sha256"
+    if algorithm not in ("md5", "sha256"):
+        raise DownloadError(f"unknown checksum algorithm {algorithm!r} in {checksum!r}")
+    return algorithm, value.lower()
+
+
+def matches(path: str | Path, checksum: str) -> tuple[bool, str]:
+    """(whether the file matches `checksum`, its digest as ``algorithm hex``)."""
+    algorithm, want = _algorithm(checksum)
+    got = file_digest(path, algorithm)
+    return got == want, f"{algorithm} {got}"
 
 
 def _fetch(url: str, part: Path, timeout: float) -> None:
@@ -106,12 +122,13 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
 def download_file(
     url: str,
     dest: str | Path,
-    sha256: str | None = None,
+    checksum: str | None = None,
     retries: int = 5,
     timeout: float = 60.0,
     backoff: float = 1.0,
 ) -> Path:
-    """Download `url` to `dest` (resumable; idempotent) and verify its SHA-256 when given.
+    """Download `url` to `dest` (resumable; idempotent) and verify its checksum when given: a
+    SHA-256 hex digest, or ``"md5:<hex>"`` where only an MD5 is published (OpenSLR's md5sum.txt).
 
     Progress lives in ``<dest>.part``: a dropped connection is retried up to `retries` times,
     resuming with an HTTP Range request (or from scratch when the server ignores ranges), and an
@@ -121,7 +138,7 @@ def download_file(
     """
     dest = Path(dest)
     if dest.exists():
-        if sha256 is None or file_sha256(dest) == sha256:
+        if checksum is None or matches(dest, checksum)[0]:
             log.info("%s: already downloaded", dest)
             return dest
         log.warning("%s: checksum mismatch, downloading it again", dest)
@@ -140,12 +157,13 @@ def download_file(
                 ) from None
             log.warning("%s: %s; retrying (%d/%d)", url, err, attempt + 1, retries)
             time.sleep(backoff * 2**attempt)
-    if sha256 is not None:
-        got = file_sha256(part)
-        if got != sha256:
+    if checksum is not None:
+        ok, got = matches(part, checksum)
+        if not ok:
             part.unlink()
+            want = " ".join(_algorithm(checksum))
             raise DownloadError(
-                f"{url}: checksum mismatch (expected sha256 {sha256}, got {got}); "
+                f"{url}: checksum mismatch (expected {want}, got {got}); "
                 "the corrupted download was deleted"
             )
     os.replace(part, dest)
