@@ -43,6 +43,20 @@ best_checkpoint() {
   best=$(ls "$1"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
   echo "${best:-$1/checkpoints/last.ckpt}"
 }
+# stage $1: the checkpoint to evaluate, in $ckpt: with $3 > 1 the mean of the last $3 epochs of
+# experiment dir $2 (written at stage $1), else its best dev-WER checkpoint (the test set is
+# never looked at)
+pick_checkpoint() {
+  if [ "$3" -gt 1 ]; then
+    ckpt=$2/checkpoints/averaged.ckpt
+    if run_stage "$1"; then
+      say "$1" "average the last $3 epochs"
+      asr average "$2"/checkpoints/epoch*.ckpt --last "$3" --out "$ckpt"
+    fi
+  else
+    ckpt=$(best_checkpoint "$2")
+  fi
+}
 # the audio file of the first utterance of manifest $1
 first_audio() {
   head -n1 "$1" | "$venv/bin/python" -c "import json, sys; print(json.load(sys.stdin)['audio'])"

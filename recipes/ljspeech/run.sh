@@ -76,15 +76,7 @@ if run_stage 5; then
     data.train_manifest="$data/train_finetune.jsonl" data.val_manifest="$data/dev.jsonl" \
     exp_dir="$exp" "${overrides[@]}"
 fi
-if [ "$average" -gt 1 ]; then
-  ckpt=$exp/checkpoints/averaged.ckpt
-  if run_stage 6; then
-    say 6 "average the last $average epochs"
-    asr average "$exp"/checkpoints/epoch*.ckpt --last "$average" --out "$ckpt"
-  fi
-else
-  ckpt=$(best_checkpoint "$exp")  # the best dev WER; the test clips are never looked at
-fi
+pick_checkpoint 6 "$exp" "$average"
 if run_stage 7; then
   for s in dev test; do
     say 7 "evaluate on held-out $s clips"

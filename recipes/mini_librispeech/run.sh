@@ -94,15 +94,7 @@ if run_stage 5; then
   asr train --config "$config" data.train_manifest="$data/train.jsonl" \
     data.val_manifest="$data/dev.jsonl" exp_dir="$exp" "${init[@]}" "${overrides[@]}"
 fi
-if [ "$average" -gt 1 ]; then
-  ckpt=$exp/checkpoints/averaged.ckpt
-  if run_stage 6; then
-    say 6 "average the last $average epochs"
-    asr average "$exp"/checkpoints/epoch*.ckpt --last "$average" --out "$ckpt"
-  fi
-else
-  ckpt=$(best_checkpoint "$exp")  # the best dev WER; the test speakers are never looked at
-fi
+pick_checkpoint 6 "$exp" "$average"
 if run_stage 7; then
   for s in "${eval_sets[@]}"; do
     say 7 "evaluate on $s (greedy)"
