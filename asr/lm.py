@@ -252,8 +252,8 @@ def build_lm(
 def perplexity(lm: str | Path, sentences: Sequence[str]) -> dict:
     """Perplexity of an LM on sentences (``</s>`` counted, as KenLM's ``query`` does), with
     out-of-vocabulary words included in the average at the ``<unk>`` probability, and the OOV
-    rate. Reads the ARPA file itself (any order); for large LMs it uses KenLM's ``query`` when
-    found. Returns {perplexity, oov_rate, tokens}."""
+    rate. Uses KenLM's ``query`` when found (ARPA or binary LMs), else reads the ARPA file itself
+    (any order). Returns {perplexity, oov_rate, tokens}."""
     query = kenlm_tool("query")
     if query:
         with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
