@@ -1,8 +1,8 @@
 """Audio file loading: the only module that touches ``soundfile``.
 
 ``load_audio`` returns a float32 mono waveform in [-1, 1] at the requested sample
-rate, whatever the file's container (anything libsndfile reads: wav, flac, ogg, ...),
-sample rate, channel count or sample format. Every failure is reported as an
+rate, whatever the file's container (anything libsndfile reads: wav, flac, Ogg Vorbis, Opus,
+MP3, ...), sample rate, channel count or sample format. Every failure is reported as an
 :class:`AudioError` whose one-line message names the file and the problem.
 
 The success path costs one ``soundfile`` open + decode; the slower diagnosis of
@@ -35,8 +35,19 @@ _SIZE_MISMATCH = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?)\s*:\s*(\d+)\s*\(should b
 _CONTAINER_CHUNKS = {"RIFF", "FORM"}
 # Streaming writers (e.g. ffmpeg to a pipe) leave the size as "unknown"; not an error.
 _STREAMED_SIZES = {0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFFFFFFFFFF}
-# An Ogg stream cut short: libsndfile then reports 0 frames.
+# An Ogg stream cut short: logged on opening (Vorbis: 0 frames are then reported) or, for Opus,
+# whose frame count is that of the pages present, only once the decoder reaches the cut.
 _OGG_TRUNCATED = "File ended unexpectedly"
+# MP3 (libsndfile decodes it with mpg123): the frame count is exact only when the first frame holds
+# a Xing/Info (lame, ffmpeg) or VBRI (Fraunhofer) header. Without one (a stream written to a pipe)
+# it is an estimate from the file size and the first frame's bitrate: ID3 tags count as audio, a
+# VBR file is mis-sized either way, and decoding stops at the estimate. A shortfall then says
+# nothing (a cut file's estimate shrinks with it), so the decoded length is the file's length.
+_MP3_LENGTH_HEADERS = (b"Xing", b"Info", b"VBRI")
+# With such a header an intact file decodes to the exact count; a copy that lost its last bytes
+# (an interrupted download) misses the last frame or two, the one cut and the one whose bit
+# reservoir it held. That is tolerated: 2 frames of at most 1152 samples (48 ms at 48 kHz).
+_MP3_SLACK = 2 * 1152
 
 
 class AudioError(ValueError):
@@ -126,9 +137,15 @@ def _check_header(path: str, f: sf.SoundFile) -> None:
 
 def _open(path: str) -> sf.SoundFile:
     try:
-        return sf.SoundFile(path)
+        f = sf.SoundFile(path)
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
         raise _diagnose_open_failure(path, exc) from exc
+    if f.format == "MP3":
+        # After each read soundfile seeks to where the file already is, if it can seek; for MP3
+        # that restarts mpg123 without its bit reservoir, so all but the first of several blocks
+        # decode to garbage. Reads here are sequential: let soundfile believe it cannot seek.
+        f.seekable = lambda: False
+    return f
 
 
 def _mono(path: str, data: np.ndarray) -> np.ndarray:
@@ -139,8 +156,8 @@ def _mono(path: str, data: np.ndarray) -> np.ndarray:
     return wave
 
 
-def _read(path: str, f: sf.SoundFile, frames: int = -1) -> np.ndarray:
-    """Up to `frames` frames (all: -1) as float32 (N, C); decoder errors become AudioError."""
+def _read(path: str, f: sf.SoundFile, frames: int) -> np.ndarray:
+    """Up to `frames` frames as float32 (N, C); decoder errors become AudioError."""
     try:
         return f.read(frames, dtype="float32", always_2d=True)
     except (RuntimeError, OSError, ValueError) as exc:
@@ -148,9 +165,26 @@ def _read(path: str, f: sf.SoundFile, frames: int = -1) -> np.ndarray:
         raise _error(path, f"truncated or corrupt audio (soundfile: {detail})") from exc
 
 
-def _check_decoded(path: str, declared: int, decoded: int) -> None:
-    """Raise AudioError when fewer frames decoded than the header declared, or none at all."""
-    if decoded < declared:
+def _mp3_length_is_exact(path: str) -> bool:
+    """Whether the MP3's first frame (after any ID3v2 tag) holds a frame-count header."""
+    with open(path, "rb") as fh:
+        head = fh.read(10)
+        if len(head) == 10 and head[:3] == b"ID3":  # 10-byte header, 7-bit size, optional footer
+            size = sum((b & 0x7F) << 7 * (3 - i) for i, b in enumerate(head[6:]))
+            fh.seek(10 + size + (10 if head[5] & 0x10 else 0))
+        else:
+            fh.seek(0)
+        first = fh.read(40)  # frame header (4 bytes) + side info (9-32) + the header's id (4)
+    return any(tag in first for tag in _MP3_LENGTH_HEADERS)
+
+
+def _check_decoded(path: str, f: sf.SoundFile, declared: int, decoded: int) -> None:
+    """Raise AudioError when the file ended before the header said (within `_MP3_SLACK` for
+    MP3), or decoded to nothing. Call with `f` still open."""
+    if _OGG_TRUNCATED in f.extra_info:
+        raise _error(path, "truncated or corrupt audio (Ogg stream ended unexpectedly)")
+    short = declared - decoded
+    if short > 0 and (f.format != "MP3" or (short > _MP3_SLACK and _mp3_length_is_exact(path))):
         raise _error(
             path,
             f"truncated or corrupt audio (header declares {declared} frames, "
@@ -161,7 +195,8 @@ def _check_decoded(path: str, declared: int, decoded: int) -> None:
 
 
 def audio_info(path: str | Path) -> tuple[float, int]:
-    """Return ``(duration_seconds, sample_rate)`` read from the header (no decoding).
+    """Return ``(duration_seconds, sample_rate)`` read from the header (no decoding, except for
+    an MP3 without a frame-count header, whose length is only known once decoded).
 
     Raises :class:`AudioError` for missing, unreadable, empty, non-audio, header-level
     truncated and zero-length files. Corruption inside compressed data (e.g. a FLAC
@@ -171,6 +206,10 @@ def audio_info(path: str | Path) -> tuple[float, int]:
     with _open(path) as f:
         _check_header(path, f)
         frames, rate = f.frames, f.samplerate
+        if f.format == "MP3" and frames > 0 and not _mp3_length_is_exact(path):
+            frames = 0  # the count is an estimate: count what decodes
+            while n := len(_read(path, f, 1 << 16)):
+                frames += n
     if frames <= 0:
         raise _error(path, "zero-length audio (header declares 0 frames, no samples)")
     return frames / rate, int(rate)
@@ -183,7 +222,7 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     and float PCM are supported; other rates are resampled with soxr (quality "HQ").
 
     Args:
-        path: audio file in any format libsndfile reads (wav, flac, ogg, aiff, ...).
+        path: audio file in any format libsndfile reads (wav, flac, ogg, opus, mp3, aiff, ...).
         sample_rate: output sample rate in Hz.
 
     Returns:
@@ -201,9 +240,8 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
         _check_header(path, f)
         declared = f.frames
         rate = f.samplerate
-        data = _read(path, f)
-
-    _check_decoded(path, declared, data.shape[0])
+        data = _read(path, f, declared)
+        _check_decoded(path, f, declared, data.shape[0])
 
     wave = _mono(path, data)
     if rate != sample_rate:
@@ -251,4 +289,4 @@ def read_blocks(
                 yield np.clip(wave, -1.0, 1.0).astype(np.float32, copy=False)
             if last:
                 break
-    _check_decoded(path, declared, done)
+        _check_decoded(path, f, declared, done)

@@ -4,8 +4,10 @@ files composed on it, and ``key=value`` overrides from the command line (OmegaCo
 A config file states only what differs from the schema. It may list other files to merge first
 under ``defaults`` (paths relative to its own folder, ``.yaml`` optional), e.g.
 ``defaults: [model/deepspeech2]``; keys of the file itself win, then the overrides
-(``model.rnn_type=gru``). An unknown key or a value of the wrong type is a `ConfigError` naming
-the key and the file (or "command line"). ``asr config CFG [key=value ...]`` prints the result.
+(``model.rnn_type=gru``). An unknown key, or a value of the wrong type or out of its range (each
+section's ``__post_init__``, `_check_run`), is a `ConfigError` naming the key and the file (or
+"command line"), raised on loading; `asr train` also wants the manifests (`_check_training`).
+``asr config CFG [key=value ...]`` prints the result.
 
 Sections: ``model`` (`asr.model.ModelDims`), ``features`` (`asr.features.FeatureConfig`),
 ``specaug`` (`asr.features.SpecAugConfig`), ``augment`` (`asr.augment.AugmentConfig`),
@@ -16,6 +18,7 @@ arguments, passed on as they are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,15 +57,14 @@ class ConcatConfig:
 
     def __post_init__(self) -> None:
         if self.max_utterances < 1:
-            n = self.max_utterances
-            raise ValueError(f"max_utterances must be at least 1 (1: off), got {n}")
-        if not 0 <= self.pause_min <= self.pause_max:
-            raise ValueError(
-                f"need 0 <= pause_min <= pause_max, got pause_min {self.pause_min}, "
-                f"pause_max {self.pause_max}"
-            )
+            raise ValueError(f"max_utterances: must be >= 1 (1: off), got {self.max_utterances}")
+        if self.pause_min < 0:
+            raise ValueError(f"pause_min: must be >= 0, got {self.pause_min}")
+        if self.pause_min > self.pause_max:
+            raise ValueError(f"pause_min: must be <= pause_max ({self.pause_max}), "
+                             f"got {self.pause_min}")
         if self.edge_max < 0:
-            raise ValueError(f"edge_max must be at least 0, got {self.edge_max}")
+            raise ValueError(f"edge_max: must be >= 0, got {self.edge_max}")
 
     @property
     def enabled(self) -> bool:
@@ -81,6 +83,20 @@ class DataConfig:
     max_duration: float | None = None  # seconds; longer utterances are skipped in training
     concat: ConcatConfig = field(default_factory=ConcatConfig)  # training only; default off
 
+    def __post_init__(self) -> None:
+        if self.max_batch_seconds <= 0:
+            raise ValueError(f"max_batch_seconds: must be > 0, got {self.max_batch_seconds}")
+        if self.max_batch_size is not None and self.max_batch_size < 1:
+            raise ValueError(f"max_batch_size: must be >= 1 or null, got {self.max_batch_size}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers: must be >= 0, got {self.num_workers}")
+        if self.speed_perturb and min(self.speed_perturb) <= 0:
+            raise ValueError(f"speed_perturb: factors must be > 0, got {list(self.speed_perturb)}")
+        if self.cmvn_utterances < 1:
+            raise ValueError(f"cmvn_utterances: must be >= 1, got {self.cmvn_utterances}")
+        if self.max_duration is not None and self.max_duration <= 0:
+            raise ValueError(f"max_duration: must be > 0 or null, got {self.max_duration}")
+
 
 @dataclass
 class TokenizerConfig:
@@ -92,11 +108,11 @@ class TokenizerConfig:
 
     def __post_init__(self) -> None:
         if self.type not in ("char", "bpe"):
-            raise ValueError(f"unknown tokenizer type {self.type!r} (char or bpe)")
+            raise ValueError(f"type: unknown tokenizer type {self.type!r} (char or bpe)")
         if self.type == "bpe" and not self.bpe_model:
-            raise ValueError("type bpe needs bpe_model (the bpe.model of asr bpe train)")
+            raise ValueError("bpe_model: needed by type bpe (the bpe.model of asr bpe train)")
         if self.type == "char" and self.bpe_model:
-            raise ValueError("bpe_model is set but type is char (set type: bpe)")
+            raise ValueError("bpe_model: set but type is char (set type: bpe)")
 
 
 @dataclass
@@ -108,11 +124,31 @@ class OptimConfig:
     min_lr_ratio: float = 0.02  # cosine decay to lr * min_lr_ratio at the last step
     max_bad_steps: int = 20  # stop after this many skipped steps in a row (NaN/inf or GPU OOM)
 
+    def __post_init__(self) -> None:
+        if self.lr < 0:  # 0: the weights stay as drawn
+            raise ValueError(f"lr: must be >= 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay: must be >= 0, got {self.weight_decay}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas: need two values in [0, 1), got {list(self.betas)}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps: must be >= 0, got {self.warmup_steps}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
+        if self.max_bad_steps < 1:
+            raise ValueError(f"max_bad_steps: must be >= 1, got {self.max_bad_steps}")
+
 
 @dataclass
 class CheckpointConfig:
     every_n_steps: int | None = 500  # also rewrite last.ckpt every N steps (None: epoch ends only)
     keep_epochs: int = 0  # also keep the last N epochs' checkpoints, epochNN.ckpt (asr average)
+
+    def __post_init__(self) -> None:
+        if self.every_n_steps is not None and self.every_n_steps < 1:
+            raise ValueError(f"every_n_steps: must be >= 1 or null, got {self.every_n_steps}")
+        if self.keep_epochs < 0:
+            raise ValueError(f"keep_epochs: must be >= 0, got {self.keep_epochs}")
 
 
 @dataclass
@@ -122,6 +158,11 @@ class FreezeConfig:
     frontend: bool = False  # the frontend (its convolutions; frame stacking has no weights)
     layers: int = 0  # the lowest N recurrent layers
     steps: int = 0  # 0: nothing is frozen
+
+    def __post_init__(self) -> None:
+        for key in ("layers", "steps"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}: must be >= 0, got {getattr(self, key)}")
 
 
 def _trainer_defaults() -> dict[str, Any]:
@@ -199,24 +240,121 @@ def _compose(cfg: DictConfig, path: Path, seen: tuple[Path, ...] = ()) -> DictCo
     return _merge(cfg, own, str(path))
 
 
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "bf16-true", "16-mixed", "16-true", "64-true",
+              "transformer-engine", "transformer-engine-float16", "32", "16", "64", "bf16",
+              32, 16, 64)  # auto (`auto_precision`), then lightning.Trainer's
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _devices(v: Any) -> bool:
+    """lightning.Trainer's ``devices``: auto, a count >= 1, -1 (all), indices ([0, 1], "0,1")."""
+    if isinstance(v, str):
+        return v == "auto" or re.fullmatch(r"-1|\d+(,\d+)*,?", v.replace(" ", "")) is not None
+    if isinstance(v, list):
+        return bool(v) and all(_int(i) and i >= 0 for i in v)
+    return _int(v) and (v >= 1 or v == -1)
+
+
+# trainer key -> (is the value good?, what it must be); other keys go to lightning.Trainer as
+# they are (`trainer_args` checks that they are its arguments)
+TRAINER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "accelerator": (lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
+    "precision": (lambda v: v in PRECISIONS, "auto or a Lightning precision (32-true, "
+                  "bf16-mixed, 16-mixed, ...)"),
+    "devices": (_devices, "auto, a count >= 1, -1 (all) or a list of device indices"),
+    "num_nodes": (lambda v: _int(v) and v >= 1, ">= 1"),
+    "max_epochs": (lambda v: v is None or _int(v) and (v >= 1 or v == -1),
+                   ">= 1, -1 (no limit) or null"),
+    "max_steps": (lambda v: _int(v) and (v >= 1 or v == -1), ">= 1 or -1 (no limit)"),
+    "gradient_clip_val": (lambda v: v is None or (_int(v) or isinstance(v, float)) and v >= 0,
+                          ">= 0 or null"),
+    "log_every_n_steps": (lambda v: _int(v) and v >= 1, ">= 1"),
+    "num_sanity_val_steps": (lambda v: _int(v) and v >= -1, ">= 0 or -1 (all)"),
+}
+
+
+def _check_run(cfg: DictConfig) -> None:
+    """The top-level values, the trainer's and the rules across sections: a `ValueError`
+    starting with the key."""
+    if not 0 <= cfg.seed < 2**32:
+        raise ValueError(f"seed: must be in [0, 2**32), got {cfg.seed}")
+    if not cfg.exp_dir:
+        raise ValueError("exp_dir: must not be empty")
+    if cfg.freeze.layers > cfg.model.layers:
+        raise ValueError(f"freeze.layers: must be <= model.layers ({cfg.model.layers}), "
+                         f"got {cfg.freeze.layers}")
+    trainer = section(cfg, "trainer")
+    for key, (good, need) in TRAINER_RULES.items():
+        if key in trainer and not good(trainer[key]):
+            raise ValueError(f"trainer.{key}: must be {need}, got {trainer[key]!r}")
+
+
+# each section's own checks: its dataclass's __post_init__ (data.concat before data)
+SECTIONS = ("data.concat", "data", "features", "specaug", "augment", "model", "tokenizer",
+            "optim", "checkpoint", "freeze", "decode")
+
+
 def _check_values(cfg: DictConfig, source: str) -> None:
-    """Run the sections' own checks (``__post_init__``: e.g. an unknown rnn_type)."""
-    for name in ("model", "features", "specaug", "augment", "decode", "data.concat", "tokenizer"):
-        try:
-            OmegaConf.to_object(OmegaConf.select(cfg, name))
+    """Every value of a config: each section's own checks (its dataclass's ``__post_init__``,
+    e.g. an unknown rnn_type), then `_check_run`. A `ConfigError` ``{source}: {key}: {problem}``
+    (checks name the field first, ``field: problem``)."""
+    for name in SECTIONS:
+        node = OmegaConf.select(cfg, name)
+        try:  # as a plain dict: data's manifests may be missing (`_check_training` wants them)
+            OmegaConf.get_type(node)(**OmegaConf.to_container(node, resolve=True))
+        except OmegaConfBaseException as err:
+            raise _error(source, err) from None
         except (ValueError, TypeError, DecoderError) as err:
-            raise ConfigError(f"{source}: {name}: {err}") from None
+            key, sep, problem = str(err).partition(": ")
+            where = f"{name}.{key}: {problem}" if sep and key in node else f"{name}: {err}"
+            raise ConfigError(f"{source}: {where}") from None
+    try:
+        _check_run(cfg)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
+def _check_training(cfg: DictConfig, source: str) -> None:
+    """What `asr train` needs beyond `load_config`'s checks, before any work: the manifests
+    (and a BPE model) exist, and every ``trainer`` key is a `lightning.Trainer` argument."""
+    paths = ["data.train_manifest", "data.val_manifest"]
+    if cfg.tokenizer.type == "bpe":
+        paths.append("tokenizer.bpe_model")
+    for key in paths:
+        path = OmegaConf.select(cfg, key)  # None where missing (???)
+        if path is None:
+            raise ConfigError(f"{source}: {key}: not set")
+        if not Path(path).is_file():
+            raise ConfigError(f"{source}: {key}: no such file: {path}")
+    for key in ("resume", "init_from"):  # checked here only: a saved config may outlive them
+        if cfg[key] is not None and not Path(cfg[key]).is_file():
+            raise ConfigError(f"{source}: {key}: no such checkpoint: {cfg[key]}")
+    try:
+        trainer_args(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def load_config(
+    path: str | Path, overrides: Sequence[str] = (), *, training: bool = False
+) -> DictConfig:
     """The `TrainConfig` schema, with the file at `path` (and its ``defaults``) and
-    ``key=value`` overrides merged on it. Raises `ConfigError` naming the key and the file."""
+    ``key=value`` overrides merged on it, every value checked (`_check_values`); `training`:
+    also what a training run needs (`_check_training`: the manifests exist...). Raises
+    `ConfigError` naming the key and the file."""
     bad = [o for o in overrides if "=" not in o]
     if bad:
         raise ConfigError(f"command line: overrides must look like key=value, got {bad}")
     cfg = _compose(OmegaConf.structured(TrainConfig), Path(path))
     cfg = _merge(cfg, OmegaConf.from_dotlist(list(overrides)), "command line")
-    _check_values(cfg, str(path) if not overrides else f"{path} + command line")
+    source = str(path) if not overrides else f"{path} + command line"
+    _check_values(cfg, source)
+    if training:
+        _check_training(cfg, source)
     return cfg
 
 

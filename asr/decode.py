@@ -69,9 +69,16 @@ class DecodeConfig:
 
     def __post_init__(self) -> None:
         if self.type not in ("greedy", "beam"):
-            raise DecoderError(f"unknown decoder type {self.type!r} (greedy or beam)")
+            raise DecoderError(f"type: unknown decoder type {self.type!r} (greedy or beam)")
         if self.backend not in BACKENDS:
-            raise DecoderError(f"unknown beam search backend {self.backend!r} ({BACKENDS})")
+            raise DecoderError(f"backend: unknown beam search backend {self.backend!r} "
+                               f"({BACKENDS})")
+        if self.beam_size < 1:
+            raise DecoderError(f"beam_size: must be >= 1, got {self.beam_size}")
+        if self.beam_threshold < 0:
+            raise DecoderError(f"beam_threshold: must be >= 0, got {self.beam_threshold}")
+        if self.alpha is not None and self.alpha < 0:
+            raise DecoderError(f"alpha: must be >= 0 or null, got {self.alpha}")
 
 
 class GreedyDecoder:

@@ -55,21 +55,23 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if self.normalize not in NORMALIZE_MODES:
-            raise ValueError(f"normalize must be one of {NORMALIZE_MODES}, got {self.normalize!r}")
-        if self.sample_rate <= 0 or self.n_mels <= 0:
-            raise ValueError("sample_rate and n_mels must be positive")
-        if self.hop_length <= 0 or self.win_length <= 0:
-            raise ValueError(f"win_ms/hop_ms give empty windows: {self.win_ms}/{self.hop_ms} ms")
+            raise ValueError(f"normalize: must be one of {NORMALIZE_MODES}, got {self.normalize!r}")
+        for key in ("sample_rate", "n_mels", "win_ms", "hop_ms", "log_eps"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key}: must be > 0, got {getattr(self, key)}")
+        for key, samples in (("win_ms", self.win_length), ("hop_ms", self.hop_length)):
+            if samples < 1:
+                raise ValueError(f"{key}: must be one sample or more, got {getattr(self, key)}")
         if self.n_fft < self.win_length:
-            raise ValueError(
-                f"n_fft ({self.n_fft}) must be >= window length ({self.win_length} samples)"
-            )
-        if not 0.0 <= self.f_min < self.fmax <= self.sample_rate / 2:
-            raise ValueError(
-                f"need 0 <= f_min < f_max <= sample_rate/2, got {self.f_min}, {self.fmax}"
-            )
-        if self.log_eps <= 0:
-            raise ValueError("log_eps must be positive")
+            raise ValueError(f"n_fft: must be >= the window ({self.win_length} samples), "
+                             f"got {self.n_fft}")
+        if self.f_min < 0:
+            raise ValueError(f"f_min: must be >= 0, got {self.f_min}")
+        if self.fmax > self.sample_rate / 2:
+            raise ValueError(f"f_max: must be <= sample_rate/2 ({self.sample_rate / 2:g}), "
+                             f"got {self.f_max}")
+        if self.f_min >= self.fmax:
+            raise ValueError(f"f_min: must be < f_max ({self.fmax:g}), got {self.f_min}")
 
     @property
     def win_length(self) -> int:
@@ -275,8 +277,12 @@ class SpecAugConfig:
     mask_value: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.freq_masks, self.freq_width, self.time_masks, self.time_width) < 0:
-            raise ValueError("mask counts and widths must be >= 0")
+        for key in ("freq_masks", "freq_width", "time_masks", "time_width"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        if self.time_width_ratio is not None and not 0 <= self.time_width_ratio <= 1:
+            raise ValueError(f"time_width_ratio: must be in [0, 1] or null, "
+                             f"got {self.time_width_ratio}")
 
 
 class SpecAugment(nn.Module):

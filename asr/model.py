@@ -37,9 +37,18 @@ class ModelDims:
 
     def __post_init__(self) -> None:
         if self.rnn_type not in RNNS:
-            raise ValueError(f"rnn_type must be one of {sorted(RNNS)}, got {self.rnn_type!r}")
+            raise ValueError(f"rnn_type: must be one of {sorted(RNNS)}, got {self.rnn_type!r}")
         if self.frontend not in ("stack", "conv"):
-            raise ValueError(f"frontend must be 'stack' or 'conv', got {self.frontend!r}")
+            raise ValueError(f"frontend: must be 'stack' or 'conv', got {self.frontend!r}")
+        for key, low in (("n_input", 1), ("vocab_size", 2), ("stack", 1), ("conv_channels", 1),
+                         ("hidden", 1), ("layers", 1)):
+            if getattr(self, key) < low:
+                raise ValueError(f"{key}: must be >= {low}, got {getattr(self, key)}")
+        if not self.conv_time_strides or min(self.conv_time_strides) < 1:
+            raise ValueError(f"conv_time_strides: need one or more strides >= 1, got "
+                             f"{list(self.conv_time_strides)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
 
     @property
     def subsampling(self) -> int:

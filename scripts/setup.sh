@@ -25,11 +25,12 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     || { echo "[setup] install failed" >&2; exit 1; }
   touch "$stamp"
 fi
-# System synthesizers for 'asr synth': espeak-ng (the default engine), flite (--engines flite) and
-# festival with its slt HMM voice and hts_engine (--engines festival).
+# System tools through apt-get (when run as root): synthesizers for 'asr synth': espeak-ng (the
+# default engine), flite (--engines flite) and festival with its slt HMM voice and hts_engine
+# (--engines festival); audio encoders for the tests.
 apt_updated=0
-install_tool() {  # install_tool ENGINE COMMAND PACKAGE...: the Debian packages that bring COMMAND
-  local engine=$1 cmd=$2; shift 2
+install_tool() {  # install_tool USE COMMAND PACKAGE...: the Debian packages that bring COMMAND
+  local use=$1 cmd=$2; shift 2
   command -v "$cmd" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "[setup] installing $* (apt-get)"
@@ -41,19 +42,23 @@ install_tool() {  # install_tool ENGINE COMMAND PACKAGE...: the Debian packages 
       echo "[setup] apt-get install $* failed" >&2
     fi
   fi
-  command -v "$cmd" >/dev/null 2>&1 || echo "[setup] $cmd is not installed: 'asr synth' needs" \
-    "it for --engines $engine. Install it with your package manager (Debian/Ubuntu: sudo" \
-    "apt-get install $*) and run again." >&2
+  command -v "$cmd" >/dev/null 2>&1 || echo "[setup] $cmd is not installed (needed for $use)." \
+    "Install it with your package manager (Debian/Ubuntu: sudo apt-get install $*) and run" \
+    "again." >&2
 }
-install_tool espeak-ng espeak-ng espeak-ng
-install_tool flite flite flite
-install_tool festival hts_engine festival festvox-us-slt-hts htsengine
+install_tool "'asr synth --engines espeak-ng'" espeak-ng espeak-ng
+install_tool "'asr synth --engines flite'" flite flite
+install_tool "'asr synth --engines festival'" hts_engine festival festvox-us-slt-hts htsengine
+# Real MP3, Opus and Vorbis encoders for the compressed-audio tests (tests/test_audio_codecs.py).
+install_tool "the compressed-audio tests" lame lame
+install_tool "the compressed-audio tests" opusenc opus-tools
+install_tool "the compressed-audio tests" oggenc vorbis-tools
 if [ "${ASR_NONFREE:-0}" = 1 ]; then
   # the lists may predate enabling non-free: fetch them once (install_tool then does not again)
   if apt-cache show rhvoice-english >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 &&
       apt_updated=1 && apt-cache show rhvoice-english >/dev/null 2>&1; }; then
-    install_tool rhvoice RHVoice-test rhvoice rhvoice-english
-    install_tool pico pico2wave libttspico-utils
+    install_tool "'asr synth --engines rhvoice'" RHVoice-test rhvoice rhvoice-english
+    install_tool "'asr synth --engines pico'" pico2wave libttspico-utils
   else
     echo "[setup] rhvoice and pico come from Debian's non-free component, which apt does not" \
       "see: add non-free to the Components of /etc/apt/sources.list.d/debian.sources and run" \

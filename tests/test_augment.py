@@ -58,7 +58,7 @@ def test_off_by_default_and_bad_values_are_one_line_errors(tmp_path):
     with pytest.raises(ValueError, match="^snr_min: must be <= snr_max"):
         AugmentConfig(snr_min=30, snr_max=10)
     cfg, _ = tiny_run(tmp_path)
-    with pytest.raises(ConfigError, match="augment: p_gain: must be in") as err:
+    with pytest.raises(ConfigError, match="augment.p_gain: must be in") as err:
         load_config(cfg, ["augment.p_gain=2"])
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="augment.p_nosie: unknown key"):

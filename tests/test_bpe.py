@@ -131,9 +131,9 @@ def test_tokenizer_config(tmp_path):
     model = train_bpe([grammar_text(tmp_path, 100)], 45, tmp_path / "bpe")["model"]
     bpe = load_config(cfg_path, ["tokenizer.type=bpe", f"tokenizer.bpe_model={model}"])
     assert model_dims(bpe).vocab_size == 45
-    with pytest.raises(ConfigError, match="tokenizer: type bpe needs bpe_model"):
+    with pytest.raises(ConfigError, match="tokenizer.bpe_model: needed by type bpe"):
         load_config(cfg_path, ["tokenizer.type=bpe"])
-    with pytest.raises(ConfigError, match="tokenizer: unknown tokenizer type 'wordpiece'"):
+    with pytest.raises(ConfigError, match="tokenizer.type: unknown tokenizer type 'wordpiece'"):
         load_config(cfg_path, ["tokenizer.type=wordpiece"])
     with pytest.raises(ConfigError, match="tokenizer.bpe_model: .*none.model: BPE model not"):
         model_dims(load_config(cfg_path, ["tokenizer.type=bpe",

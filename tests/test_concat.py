@@ -159,10 +159,10 @@ def test_config_errors_name_the_key(tmp_path):
     cfg, _ = tiny_run(tmp_path)
     assert load_config(cfg).data.concat.max_utterances == 1  # off by default
     for override, key in [
-        ("data.concat.max_utterances=0", "data.concat: max_utterances"),
-        ("data.concat.pause_min=0.9", "data.concat: need 0 <= pause_min <= pause_max"),
-        ("data.concat.pause_min=-0.1", "pause_min"),
-        ("data.concat.edge_max=-1", "data.concat: edge_max"),
+        ("data.concat.max_utterances=0", "data.concat.max_utterances: must be >= 1"),
+        ("data.concat.pause_min=0.9", r"data.concat.pause_min: must be <= pause_max \(0.8\)"),
+        ("data.concat.pause_min=-0.1", "data.concat.pause_min: must be >= 0"),
+        ("data.concat.edge_max=-1", "data.concat.edge_max: must be >= 0"),
         ("data.concat.pauses=1", "data.concat.pauses: unknown key"),
     ]:
         with pytest.raises(ConfigError, match=key):

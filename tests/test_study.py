@@ -113,10 +113,10 @@ def test_a_run_that_fails_is_kept_with_its_error(tmp_path):
     config, _ = tiny_run(tmp_path)
     cfg = load_config(config)
     run = plan(cfg, replace(PROFILES["quick"], epochs=1, hidden=16), str(tmp_path / "s"))[0]
-    run.overrides.append("optim.lr=-1")  # AdamW refuses it
+    run.overrides.append("optim.lr=-1")  # the config check refuses it
     train_runs([run], str(config), jobs=1, threads=1)
     status = read_status(run)
-    assert status["status"] == "failed" and "learning rate" in status["error"].lower()
+    assert status["status"] == "failed" and "optim.lr: must be >= 0" in status["error"]
 
 
 def _run(cell, wer, seed=0, **factors):

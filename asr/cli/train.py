@@ -16,9 +16,13 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from asr.config import load_config
+
+    # every value checked, manifests included, before any work (or the slow imports)
+    cfg = load_config(args.config, args.overrides, training=True)
     from asr.train import fit
 
-    trainer = fit(config(args))
+    trainer = fit(cfg)
     if trainer.is_global_zero:
         best = trainer.checkpoint_callback
         if best.best_model_path:

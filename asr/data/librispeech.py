@@ -15,7 +15,7 @@ from pathlib import Path
 from asr.data.download import COMPLETE, DownloadError, download_file, install_archive
 from asr.data.manifest import ManifestError, PrepareReport, build_manifest
 
-AUDIO_EXTENSIONS = (".flac", ".wav", ".ogg")
+AUDIO_EXTENSIONS = (".flac", ".wav", ".ogg", ".opus", ".mp3")  # the first one present is used
 OPENSLR = "https://www.openslr.org/resources"
 # OpenSLR resource 12 (LibriSpeech): SHA-256 of the official archives, copied from torchaudio
 # (torchaudio/datasets/librispeech.py, `_CHECKSUMS`); resource 31 (Mini LibriSpeech): the MD5s of
