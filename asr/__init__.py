@@ -3,6 +3,7 @@
     import asr
     model = asr.load_model("exp/checkpoints/best.ckpt")  # a checkpoint, .onnx or TorchScript
     model.transcribe("talk.flac").to_dict()             # the `asr transcribe --format json` object
+    asr.transcribe(model, "talk.flac")                  # the same call
     asr.evaluate(model, "test.jsonl", "eval_test")      # wer.json, hyps.jsonl; returns wer.json
 
 The names are imported on first use, so ``import asr`` (and the `asr` command) stays light.
@@ -17,20 +18,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from asr.evaluation import evaluate
     from asr.recognizer import Recognizer, load_model
-    from asr.transcribe import Transcript
+    from asr.transcription import Transcript, transcribe
 
 try:
     __version__ = metadata.version("asr")
 except metadata.PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["Recognizer", "Transcript", "__version__", "evaluate", "load_model"]
+__all__ = ["Recognizer", "Transcript", "__version__", "evaluate", "load_model", "transcribe"]
 
 _LAZY = {
     "Recognizer": "asr.recognizer",
-    "Transcript": "asr.transcribe",
+    "Transcript": "asr.transcription",
     "evaluate": "asr.evaluation",
     "load_model": "asr.recognizer",
+    "transcribe": "asr.transcription",
 }
 
 

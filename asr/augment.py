@@ -1,5 +1,5 @@
 """Waveform augmentation for training: simulated rooms (RIR), additive noise, telephone
-band-limiting and gain (speed perturbation lives in `asr.data.loader.AudioDataset`).
+band-limiting and gain (speed perturbation lives in `asr.data.dataset.AudioDataset`).
 
 Every draw is a function of (seed, epoch, utterance index) only, like speed perturbation, so
 it is the same in any DataLoader worker and after a resume. Each transform draws from its own

@@ -21,6 +21,19 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
 
 
+# The name `asr train` gives the checkpoint of the best epoch by dev WER in <exp_dir>/checkpoints/
+# (a ModelCheckpoint filename; .ckpt is appended), e.g. best-epoch07-wer0.2345.ckpt
+BEST_CHECKPOINT = "best-epoch{epoch:02d}-wer{val_wer:.4f}"
+
+
+def best_checkpoint(exp_dir: str | Path) -> Path:
+    """The checkpoint with the best dev WER that `asr train` wrote in `exp_dir` (the first by
+    name should there be several), else its last.ckpt. The recipes call it too (common.sh)."""
+    folder = Path(exp_dir) / "checkpoints"
+    best = sorted(folder.glob(BEST_CHECKPOINT.split("{", 1)[0] + "*.ckpt"))
+    return best[0] if best else folder / "last.ckpt"
+
+
 def save_atomic(obj: dict, path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the same folder, fsync, then rename over `path`.
 
@@ -66,7 +79,7 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: truncated or not a checkpoint ({err})") from None
 
 
-def load_module(path: str | Path, device: str | torch.device = "cpu") -> SpeechRecognizer:
+def load_network(path: str | Path, device: str | torch.device = "cpu") -> SpeechRecognizer:
     """Rebuild the network (the ``nn.Module``) from a training checkpoint alone, in eval mode
     on `device`: for training-side uses (export, averaging, tests). To recognize speech, use
     ``asr.load_model`` (asr.recognizer), which also reads ONNX and TorchScript files."""
@@ -111,7 +124,7 @@ def average_checkpoints(paths: list[str | Path]) -> dict:
     """The element-wise mean of the model weights of training checkpoints of one model (same
     dimensions, features and vocabulary), as ESPnet, NeMo and icefall average the last or best
     epochs. Returns an ordinary self-describing checkpoint (``state_dict``, ``hyper_parameters``,
-    ``averaged_from``) that `load_module`, ``asr evaluate`` and ``asr export`` read; it has no
+    ``averaged_from``) that `load_network`, ``asr evaluate`` and ``asr export`` read; it has no
     optimizer state, so training cannot resume from it. Integer buffers come from the first."""
     if not paths:
         raise CheckpointError("no checkpoints to average")

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -56,16 +56,27 @@ class DecoderError(RuntimeError):
 @dataclass
 class DecodeConfig:
     """How to decode: the ``decode:`` section of a config, and the decoding options of
-    ``asr evaluate/transcribe`` (which override it)."""
+    ``asr evaluate/transcribe`` (which override it), generated from these fields: ``--<field>``
+    (``flag`` in a field's metadata where it differs), its ``help`` and ``choices``."""
 
-    type: str = "greedy"  # greedy | beam (CTC prefix beam search, optional word n-gram LM)
-    backend: str = "flashlight"  # beam: flashlight (flashlight-text) | pyctcdecode (optional)
-    lm: str | None = None  # beam: KenLM n-gram LM, ARPA or binary (asr lm build, LibriSpeech's)
-    lexicon: str | None = None  # beam: words the output is restricted to (default: the LM's)
-    beam_size: int = 50
-    beam_threshold: float = 25.0  # prune hypotheses this far (log-prob) below the best
-    alpha: float | None = None  # LM weight; None: <lm>.tuned.json (asr lm tune), else 0.5
-    beta: float | None = None  # word insertion bonus; None: <lm>.tuned.json, else 1.0
+    type: str = field(default="greedy", metadata={
+        "flag": "decoder", "choices": ("greedy", "beam"),
+        "help": "greedy, or beam: CTC prefix beam search, optional word n-gram LM (default: "
+                "beam if --lm or --lexicon is given, else greedy)"})
+    backend: str = field(default="flashlight", metadata={
+        "flag": "lm-backend", "choices": BACKENDS,
+        "help": "beam search library: flashlight (flashlight-text) or pyctcdecode (optional)"})
+    lm: str | None = field(default=None, metadata={
+        "help": "KenLM n-gram LM (ARPA or binary: asr lm build, LibriSpeech's) for beam search"})
+    lexicon: str | None = field(default=None, metadata={
+        "help": "word list restricting the output words (default: the LM's)"})
+    beam_size: int = field(default=50, metadata={"help": "beams kept"})
+    beam_threshold: float = field(default=25.0, metadata={
+        "help": "prune hypotheses this far (log-prob) below the best"})
+    alpha: float | None = field(default=None, metadata={
+        "help": f"LM weight (default: <lm>.tuned.json from asr lm tune, else {DEFAULT_ALPHA})"})
+    beta: float | None = field(default=None, metadata={
+        "help": f"word insertion bonus (default: <lm>.tuned.json, else {DEFAULT_BETA})"})
 
     def __post_init__(self) -> None:
         if self.type not in ("greedy", "beam"):
@@ -189,6 +200,7 @@ class BeamSearchDecoder:
         self._impl = (_FlashlightBeam if backend == "flashlight" else _PyctcdecodeBeam)(self, words)
         self.load_seconds = time.perf_counter() - start
         self.set_weights(self.alpha, self.beta)
+        log.info("beam search: %s (LM loaded in %.2f s)", self.config, self.load_seconds)
 
     def _tuned(self) -> dict:
         path = tuned_path(self.lm) if self.lm else None
@@ -324,9 +336,15 @@ class _PyctcdecodeBeam:
         )
 
 
-def build_decoder(tokens: Sequence[str], cfg: DecodeConfig | dict | None = None):
-    """A decoder from a `DecodeConfig` (or a plain dict of its fields, e.g. ``{"type": "beam",
-    "lm": "lm.arpa", "beam_size": 50}``); None or ``{"type": "greedy"}``: greedy."""
+def build_decoder(tokens: Sequence[str], cfg=None):
+    """A decoder over `tokens` (``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]``):
+    None or "greedy" -> greedy; "beam", a `DecodeConfig` or a plain dict of its fields (e.g.
+    ``{"type": "beam", "lm": "lm.arpa", "beam_size": 50}``) -> the decoder it describes; a
+    decoder (any callable) is returned as it is."""
+    if callable(cfg):
+        return cfg
+    if isinstance(cfg, str):
+        cfg = {"type": cfg}
     if not isinstance(cfg, DecodeConfig):
         try:
             cfg = DecodeConfig(**(cfg or {}))

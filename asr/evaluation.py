@@ -17,9 +17,9 @@ from pathlib import Path
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from asr.data.loader import AudioDataset, DurationBucketSampler, collate
+from asr.data.dataset import AudioDataset, DurationBucketSampler, collate
 from asr.data.manifest import read_manifest, write_manifest
-from asr.decode import BeamSearchDecoder, DecodeConfig
+from asr.decode import BeamSearchDecoder, DecodeConfig, build_decoder
 from asr.lm import tune_weights, write_tuned
 from asr.model import SpeechRecognizer
 from asr.provenance import checkpoint_info, hardware_info, now, toolkit_info
@@ -35,10 +35,7 @@ def _recognizer(model: Model) -> Recognizer:
 
 
 def forward_log_probs(
-    model: Model,
-    records: Sequence[dict],
-    max_batch_seconds: float = 120.0,
-    num_workers: int = 0,
+    model: Model, records: Sequence[dict], max_batch_seconds: float = 120.0
 ) -> Iterator[tuple[list[str], Tensor, Tensor]]:
     """Yield (ids, log_probs (B, T, V), lengths (B,)) for manifest-like records (``id``,
     ``audio``, ``duration``), batching utterances of similar duration on the model's device."""
@@ -49,30 +46,9 @@ def forward_log_probs(
     dataset = AudioDataset(
         [{**r, "text": ""} for r in records], CharVocab(model.vocab), model.sample_rate
     )
-    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
-    for batch in loader:
-        if not batch["ids"]:
-            continue
-        log_probs, lengths = model(batch["wave"], batch["wave_lengths"])
-        yield batch["ids"], log_probs, lengths
-
-
-def recognize(
-    model: Model,
-    records: Sequence[dict],
-    max_batch_seconds: float = 120.0,
-    num_workers: int = 0,
-    decoder=None,
-) -> Iterator[tuple[str, str]]:
-    """Yield (id, hypothesis) for manifest-like records (``id``, ``audio``, ``duration``),
-    batching utterances of similar duration; the model's device is used. `decoder`: a
-    ``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]`` (asr.decode) or a decoder
-    config (``Recognizer.decoder``); default greedy."""
-    model = _recognizer(model)
-    decoder = model.decoder(decoder)
-    batches = forward_log_probs(model, records, max_batch_seconds, num_workers)
-    for ids, log_probs, lengths in batches:
-        yield from zip(ids, decoder(log_probs, lengths))
+    for batch in DataLoader(dataset, batch_sampler=sampler, collate_fn=collate):
+        if batch["ids"]:
+            yield batch["ids"], *model(batch["wave"], batch["wave_lengths"])
 
 
 def evaluate(
@@ -90,7 +66,9 @@ def evaluate(
     ``<out_dir>/wer.json`` (corpus WER/CER with S/D/I/hits, sentence error rate, real-time
     factor, the decoder's settings under ``decoder``). Returns the wer.json content. Utterances
     whose audio fails to load count as empty hypotheses (all deletions) and are listed under
-    ``failed``. `decoder`: as for :func:`recognize` (default greedy). For reports, wer.json
+    ``failed``. `decoder`: a ``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]``, or
+    what ``asr.decode.build_decoder`` takes ("greedy", "beam", a ``DecodeConfig`` or a dict of
+    its fields); default greedy. For reports, wer.json
     also records the model (dims, parameters), the model file (``checkpoint``: path, sha256,
     size, training config) when it was loaded from one, toolkit revision, hardware and date,
     and the `metadata` given.
@@ -100,8 +78,10 @@ def evaluate(
     if model.path and Path(model.path).is_file():
         metadata = {"checkpoint": checkpoint_info(model.path), **(metadata or {})}
     start = time.perf_counter()
-    decoder = model.decoder(decoder)
-    hyps = dict(recognize(model, records, max_batch_seconds, decoder=decoder))
+    decoder = build_decoder(model.tokens, decoder)
+    hyps = {}
+    for ids, log_probs, lengths in forward_log_probs(model, records, max_batch_seconds):
+        hyps.update(zip(ids, decoder(log_probs, lengths)))
     elapsed = time.perf_counter() - start
     rows, refs, outs = [], [], []
     for r in records:

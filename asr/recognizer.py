@@ -7,8 +7,9 @@
 Every recognizer knows its vocabulary and ``tokens`` (the CTC blank first), its feature settings
 (``sample_rate``), the duration of one output frame (``frame_seconds``), and maps a padded batch
 of waveforms to CTC log-probs: ``model(wave (B, N), lengths (B,)) -> (log_probs (B, T', V),
-lengths (B,))``. Transcription (``asr.transcribe``) and evaluation (``asr.evaluation``) take
-any of them. Nothing here imports Lightning; onnxruntime is imported for ONNX files only.
+lengths (B,))``. Transcription (``asr.transcription``, also ``model.transcribe``) and
+evaluation (``asr.evaluation``) take any of them. Nothing here imports Lightning; onnxruntime
+is imported for ONNX files only.
 """
 
 from __future__ import annotations
@@ -16,20 +17,19 @@ from __future__ import annotations
 import json
 import warnings
 import zipfile
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from asr.audio import AudioError
-from asr.checkpoint import CheckpointError, load_module
+from asr import transcription
+from asr.checkpoint import CheckpointError, load_network
 from asr.decode import build_decoder
 from asr.features import FeatureConfig
 from asr.model import ModelDims, SpeechRecognizer, count_parameters
 from asr.text import BLANK
-from asr.transcribe import Transcript, transcribe_files
+from asr.transcription import Decoder, DecoderSpec
 
 __all__ = [
     "ONNX_METADATA_KEY",
@@ -42,8 +42,6 @@ __all__ = [
 
 ONNX_METADATA_KEY = "asr"  # ONNX metadata_props entry holding the model's JSON description
 TORCHSCRIPT_METADATA = "asr.json"  # the same, as an extra file inside a TorchScript archive
-
-Decoder = Callable[[Tensor, Tensor], list[str]]
 
 
 class Recognizer:
@@ -83,51 +81,16 @@ class Recognizer:
     def __call__(self, wave, lengths) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
-    def decoder(self, decoder=None) -> Decoder:
+    def decoder(self, decoder: DecoderSpec = None) -> Decoder:
         """A decoder over this model's tokens: None or "greedy" -> greedy; "beam", or a config
         (``asr.decode.DecodeConfig`` or a dict such as ``{"type": "beam", "lm": "lm.arpa"}``) ->
         ``asr.decode.build_decoder``; a decoder callable is returned as it is."""
-        if callable(decoder):
-            return decoder
-        if isinstance(decoder, str):
-            decoder = {"type": decoder}
         return build_decoder(self.tokens, decoder)
 
-    def transcribe(
-        self,
-        audio: str | Path | np.ndarray | Tensor | Sequence,
-        decoder=None,
-        *,
-        chunk_seconds: float = 30.0,
-        overlap_seconds: float = 5.0,
-        batch_size: int = 8,
-        progress: bool | None = None,
-    ) -> Transcript | list[Transcript]:
-        """Transcribe an audio file (any format, rate and channel count that `asr.audio` reads)
-        or a mono float waveform at ``sample_rate``, of any length, into a :class:`Transcript`
-        (``to_dict()``: the ``asr transcribe --format json`` object); a list of them into a
-        list of Transcripts, in order.
-
-        ``decoder``: see :meth:`decoder` (default greedy). The window options are those of
-        ``asr transcribe`` (``asr.transcribe.transcribe_files``). An unreadable file raises
-        ``asr.audio.AudioError`` naming it.
-        """
-        single = isinstance(audio, (str, Path, np.ndarray, Tensor))
-        results = []
-        for _, result in transcribe_files(
-            self,
-            [audio] if single else list(audio),
-            self.decoder(decoder),
-            chunk_seconds=chunk_seconds,
-            overlap_seconds=overlap_seconds,
-            batch_size=batch_size,
-            progress=progress,
-            model_name=self.path,
-        ):
-            if isinstance(result, AudioError):
-                raise result
-            results.append(result)
-        return results[0] if single else results
+    # model.transcribe(audio, decoder, ...) is asr.transcribe(model, audio, decoder, ...), and
+    # model.transcribe_files(paths, ...) its streaming form (what `asr transcribe` runs)
+    transcribe = transcription.transcribe
+    transcribe_files = transcription.transcribe_files
 
 
 class TorchRecognizer(Recognizer):
@@ -238,4 +201,4 @@ def load_model(
         except RuntimeError as err:
             raise CheckpointError(f"{path}: unreadable TorchScript archive ({err})") from None
         return TorchRecognizer(scripted, json.loads(extra[TORCHSCRIPT_METADATA]), path)
-    return TorchRecognizer(load_module(path, device), path=path)
+    return TorchRecognizer(load_network(path, device), path=path)

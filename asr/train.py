@@ -37,7 +37,7 @@ from asr.callbacks import (
     SkipBadSteps,
     TrainingError,
 )
-from asr.checkpoint import init_weights, read_checkpoint, save_atomic
+from asr.checkpoint import BEST_CHECKPOINT, init_weights, read_checkpoint, save_atomic
 from asr.config import OptimConfig, model_dims, section, trainer_args, vocabulary
 from asr.data.loader import ASRDataModule
 from asr.data.manifest import PrepareReport, read_manifest
@@ -89,7 +89,7 @@ class CTCModule(L.LightningModule):
     """LightningModule around `SpeechRecognizer`: loss, optimizer, schedule and metrics.
 
     All constructor arguments are plain dicts/lists, saved as hyper-parameters, so a
-    checkpoint rebuilds the model on its own (see `asr.checkpoint.load_module`). `optim` holds
+    checkpoint rebuilds the model on its own (see `asr.checkpoint.load_network`). `optim` holds
     fields of `asr.config.OptimConfig`. A step that runs out of GPU memory sets `skip_reason`
     and is skipped by `asr.callbacks.SkipBadSteps`.
     """
@@ -255,7 +255,7 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     checkpoints = exp / "checkpoints"
     best = ModelCheckpoint(
         dirpath=checkpoints,
-        filename="best-epoch{epoch:02d}-wer{val_wer:.4f}",
+        filename=BEST_CHECKPOINT,
         auto_insert_metric_name=False,
         monitor="val_wer",
         mode="min",

@@ -8,7 +8,7 @@
 | ``vtt`` | ``<stem>.vtt`` | WebVTT cues, one per segment: ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` |
 | ``tsv`` | ``<stem>.tsv`` | ``start<TAB>end<TAB>text`` per segment, in integer milliseconds |
 
-``all`` writes every format. Segments are subtitle-sized (see ``asr.transcribe.make_segments``:
+``all`` writes every format. Segments are subtitle-sized (see ``asr.transcription.make_segments``:
 a new cue after a pause of 0.5 s, or before it would exceed 80 characters or 6 seconds).
 
 JSON schema (one object per audio file; times in seconds, confidence in [0, 1])::
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # the writers only read attributes; importing them stays cheap
-    from asr.transcribe import Transcript
+    from asr.transcription import Transcript
 
 __all__ = ["FORMATS", "WRITERS", "format_timestamp", "unique_stems", "write_transcript"]
 

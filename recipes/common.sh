@@ -1,5 +1,6 @@
 # Helpers shared by the recipes' run.sh, sourced first thing. A recipe then sets its defaults, maps
-# its own options to variables, and parses its arguments:
+# its own options to variables, and parses its arguments (every knob of a recipe is an option,
+# named in its header comment, which --help prints; none is read from the environment):
 #   source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 #   dir=recipes/digits; data_dir=""
 #   options[--data-dir]=data_dir
@@ -14,8 +15,9 @@ asr() { "$venv/bin/asr" "$@"; }
 stage=0; stop_stage=100; overrides=()
 # option -> the variable its value goes to; recipes add their own
 declare -A options=([--stage]=stage [--stop-stage]=stop_stage [--dir]=dir)
-# the options above (each takes a value), -h|--help, key=value arguments (collected in
-# $overrides); anything else is an error (exit 2)
+# the options above (each takes a value), -h|--help (the script's header comment, which names
+# every option), key=value arguments (collected in $overrides); anything else is an error: one
+# line on stderr, exit 2
 parse_options() {
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,11 +39,11 @@ usage() { awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$script"; }
 # true when stage $1 lies in [--stage, --stop-stage]
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 say() { echo "[$(date +%T)] stage $1: $2"; }
-# the checkpoint with the best dev WER in experiment dir $1 (else its last.ckpt)
+# the checkpoint with the best dev WER in experiment dir $1, else its last.ckpt: the file names
+# are defined once, in asr.checkpoint (BEST_CHECKPOINT, best_checkpoint)
 best_checkpoint() {
-  local best
-  best=$(ls "$1"/checkpoints/best-*.ckpt 2>/dev/null | head -n1 || true)
-  echo "${best:-$1/checkpoints/last.ckpt}"
+  "$venv/bin/python" -c 'import sys; from asr.checkpoint import best_checkpoint
+print(best_checkpoint(sys.argv[1]))' "$1"
 }
 # stage $1: the checkpoint to evaluate, in $ckpt: with $3 > 1 the mean of the last $3 epochs of
 # experiment dir $2 (written at stage $1), else its best dev-WER checkpoint (the test set is

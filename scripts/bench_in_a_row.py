@@ -33,9 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from asr.audio import load_audio
+from asr.cli.common import add_fields
 from asr.data.manifest import read_manifest
 from asr.recognizer import load_model
 from asr.score import word_errors
+from asr.transcription import WindowConfig
 
 GROUP_SIZES = (2, 4)
 
@@ -132,9 +134,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="the first utterances up to this much audio (0: all)")
     ap.add_argument("--gap-seconds", type=float, default=0.0,
                     help="silence added between two joined utterances")
-    ap.add_argument("--chunk-seconds", type=float, default=30.0)
-    ap.add_argument("--overlap-seconds", type=float, default=5.0)
-    ap.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
+    add_fields(ap, WindowConfig)  # --chunk-seconds, --overlap-seconds, --batch-size
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", help="also write the table as JSON here")

@@ -30,7 +30,7 @@ from asr.audio import load_audio
 from asr.data.engines import KEEP_SILENCE_S, SAMPLE_RATE, list_voices, split_voices, synthesize
 from asr.data.sentences import grammar_vocabulary
 from asr.recognizer import load_model
-from asr.transcribe import transcribe_files
+from asr.transcription import transcribe_files
 
 
 def build(path: Path, words: list[str], voice: str, rng: random.Random) -> list[tuple]:

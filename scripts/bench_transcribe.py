@@ -37,7 +37,7 @@ from asr.audio import load_audio
 from asr.data.librispeech import iter_librispeech
 from asr.recognizer import load_model
 from asr.score import word_errors
-from asr.transcribe import transcribe_files
+from asr.transcription import transcribe_files
 
 PAUSE_S = 0.3
 
@@ -149,10 +149,10 @@ def main() -> None:
             f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
         )
     if args.onnx:
-        from asr.checkpoint import load_module
+        from asr.checkpoint import load_network
         from asr.export import export_model
 
-        onnx = export_model(load_module(args.checkpoint), work / "model.onnx", "onnx")
+        onnx = export_model(load_network(args.checkpoint), work / "model.onnx", "onnx")
         rtf, cpu, _ = rtf_in_process(str(onnx), short, seconds)
         print(f"RTF (1 thread, onnxruntime, greedy): {rtf:.4f} (CPU time {cpu:.4f})")
 

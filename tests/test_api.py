@@ -60,8 +60,35 @@ def test_import_asr_is_light():
     """`import asr` loads neither torch nor Lightning; `asr.load_model` then works."""
     code = (
         "import sys, asr; heavy = [m for m in ('torch', 'lightning') if m in sys.modules]; "
-        "assert not heavy, heavy; assert callable(asr.load_model) and callable(asr.evaluate); "
+        "assert not heavy, heavy; assert all(callable(f) for f in (asr.load_model, asr.evaluate, "
+        "asr.transcribe)); "
         "assert set(asr.__all__) <= set(dir(asr)); print(asr.__version__)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr
+
+
+def test_inference_never_imports_lightning(trained, tmp_path):
+    """Loading, transcribing, evaluating and reporting, from Python and through `asr transcribe`
+    and `asr evaluate --report`, import no Lightning; ``asr.transcribe`` is a function, also
+    once ``asr.recognizer`` is imported."""
+    ckpt, val = trained
+    audio = read_manifest(val)[0]["audio"]
+    code = f"""
+import sys, asr, asr.recognizer
+model = asr.load_model({str(ckpt)!r})
+one = asr.transcribe(model, {audio!r}, chunk_seconds=1.0, overlap_seconds=0.2)
+assert one == model.transcribe({audio!r}, chunk_seconds=1.0, overlap_seconds=0.2)
+asr.evaluate(model, {str(val)!r}, {str(tmp_path / "eval")!r}, decoder="greedy")
+from asr.report import report_from_eval_dir
+report_from_eval_dir({str(tmp_path / "eval")!r}, {str(tmp_path / "report")!r}, None)
+from asr.cli import main
+assert main(["transcribe", {audio!r}, "--checkpoint", {str(ckpt)!r}]) == 0
+assert main(["evaluate", "--checkpoint", {str(ckpt)!r}, "--manifest", {str(val)!r},
+             "--out-dir", {str(tmp_path / "cli")!r}, "--report", {str(tmp_path / "cli")!r}]) == 0
+print(sorted(m for m in sys.modules if "lightning" in m))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -18,7 +18,7 @@ from tone_model import ToneRecognizer, tone_speech
 from asr.audio import AudioError, audio_info, load_audio, read_blocks
 from asr.cli import main
 from asr.data.manifest import read_manifest
-from asr.transcribe import transcribe_files
+from asr.transcription import transcribe_files
 
 SR = 16000
 # suffix: (tool, Debian package, command from WAV to the suffix). lame -V 2: VBR, which keeps the

@@ -217,7 +217,7 @@ def test_word_times_fall_back_to_fewer_pieces_on_short_audio():
 def test_tiny_bpe_model_trains_decodes_reports_and_exports(trained, tmp_path, capsys):
     pytest.importorskip("flashlight.lib.text")
     import asr
-    from asr.checkpoint import load_module, read_checkpoint
+    from asr.checkpoint import load_network, read_checkpoint
     from asr.export import export_model, parity
     from asr.lm import build_lm
     from asr.train import fit
@@ -262,7 +262,7 @@ def test_tiny_bpe_model_trains_decodes_reports_and_exports(trained, tmp_path, ca
     assert (out / "report" / "report.json").is_file()
 
     # exports carry the BPE model and decode alike
-    module = load_module(ckpt)
+    module = load_network(ckpt)
     for fmt, name in (("torchscript", "m.pt"), ("onnx", "m.onnx")):
         if fmt == "onnx":
             pytest.importorskip("onnxruntime")

@@ -86,3 +86,35 @@ def test_decode_section_of_a_config_sets_the_decoder_and_options_win(trained, tm
     proc = run(*common, "--out-dir", str(tmp_path / "c"), "--decode-config", str(cfg),
                "--decoder", "greedy")
     assert json.loads((tmp_path / "c" / "wer.json").read_text())["decoder"] == {"type": "greedy"}
+
+
+def test_decoding_and_window_options_come_from_their_dataclasses(tmp_path):
+    """`asr transcribe`/`evaluate` have one option per `DecodeConfig` and `WindowConfig` field
+    (the old names kept); given options override the ``decode:`` section of --decode-config,
+    and --lm or --lexicon alone means beam search."""
+    from dataclasses import fields
+
+    from asr.cli import build_parser
+    from asr.cli.recognize import decode_config
+    from asr.decode import DecodeConfig
+    from asr.transcription import WindowConfig
+
+    parser = build_parser()
+    args = parser.parse_args(["transcribe", "a.wav", "--checkpoint", "c.ckpt"])
+    assert decode_config(args) == DecodeConfig()
+    assert {f.name: getattr(args, f.name) for f in fields(WindowConfig)} == vars(WindowConfig())
+    cfg = tmp_path / "decode.yaml"
+    cfg.write_text("decode:\n  type: beam\n  beam_size: 8\n  beta: 2.0\n")
+    args = parser.parse_args(
+        ["evaluate", "--checkpoint", "c.ckpt", "--manifest", "m", "--out-dir", "o",
+         "--decode-config", str(cfg), "--lm-backend", "pyctcdecode", "--beam-size", "3",
+         "--beam-threshold", "9", "--alpha", "0.7", "--lm", "lm.arpa", "--lexicon", "w.txt"])
+    assert decode_config(args) == DecodeConfig(
+        type="beam", backend="pyctcdecode", lm="lm.arpa", lexicon="w.txt", beam_size=3,
+        beam_threshold=9.0, alpha=0.7, beta=2.0)
+    args = parser.parse_args(["transcribe", "a.wav", "--checkpoint", "c", "--lexicon", "w"])
+    assert decode_config(args).type == "beam"
+    args = parser.parse_args(["transcribe", "a.wav", "--checkpoint", "c", "--lexicon", "w",
+                              "--decoder", "greedy", "--chunk-seconds", "12"])
+    assert decode_config(args).type == "greedy" and args.chunk_seconds == 12.0
+    assert {f.name for f in fields(DecodeConfig)} <= set(vars(args))

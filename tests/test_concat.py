@@ -12,8 +12,9 @@ from conftest import REPO, assert_resumes_exactly, make_librispeech, tiny_run
 
 from asr.audio import load_audio
 from asr.config import ConcatConfig, ConfigError, load_config
+from asr.data.dataset import AudioDataset, DurationBucketSampler, group_records
 from asr.data.librispeech import prepare_librispeech
-from asr.data.loader import ASRDataModule, AudioDataset, DurationBucketSampler, group_records
+from asr.data.loader import ASRDataModule
 from asr.data.manifest import read_manifest
 from asr.text import LIBRISPEECH_CHARS, CharVocab, ctc_min_frames
 

@@ -5,8 +5,8 @@ import pytest
 import soundfile as sf
 import torch
 
+from asr.data.dataset import AudioDataset, DurationBucketSampler, collate
 from asr.data.librispeech import iter_librispeech, prepare_librispeech
-from asr.data.loader import AudioDataset, DurationBucketSampler, collate
 from asr.data.manifest import ManifestError, build_manifest, read_listing, read_manifest
 from asr.text import CharVocab, ctc_min_frames
 

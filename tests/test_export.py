@@ -12,7 +12,7 @@ import torch
 from test_writers import parse_srt, parse_vtt
 
 from asr.audio import load_audio
-from asr.checkpoint import CheckpointError, load_module
+from asr.checkpoint import CheckpointError, load_network
 from asr.cli import main
 from asr.data.manifest import read_manifest
 from asr.evaluation import evaluate
@@ -69,7 +69,7 @@ def test_onnx_parity_and_transcribe_without_lightning(trained, tmp_path, capsys)
     cli_export(capsys, ckpt, "onnx", onnx_path)
     wave, lengths, paths = padded_batch(val)
     assert lengths.unique().numel() == len(paths)  # really padded
-    model = load_module(ckpt)
+    model = load_network(ckpt)
     with torch.no_grad():
         ref, ref_lengths = model(wave, lengths)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -94,7 +94,7 @@ def test_torchscript_parity(trained, tmp_path, capsys):
     cli_export(capsys, ckpt, "torchscript", out)
     wave, lengths, paths = padded_batch(val)
     with torch.no_grad():
-        ref, ref_lengths = load_module(ckpt)(wave, lengths)
+        ref, ref_lengths = load_network(ckpt)(wave, lengths)
         got, got_lengths = torch.jit.load(str(out))(wave, lengths)
     assert torch.equal(got_lengths, ref_lengths)
     assert max_diff(got, ref, ref_lengths) < 1e-4
@@ -106,7 +106,7 @@ def test_one_loading_path_for_checkpoints_torchscript_and_onnx(trained, tmp_path
     """``load_model`` reads all three formats into recognizers that agree on tokens, frame
     duration, log-probs and evaluation results; evaluate records the file it came from."""
     ckpt, val = trained
-    module = load_module(ckpt)
+    module = load_network(ckpt)
     files = {
         "checkpoint": ckpt,
         "torchscript": export_model(module, tmp_path / "m.pt", "torchscript"),

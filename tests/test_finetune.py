@@ -8,7 +8,7 @@ from lightning.pytorch.callbacks import Callback
 from asr.checkpoint import (
     CheckpointError,
     average_checkpoints,
-    load_module,
+    load_network,
     read_checkpoint,
     save_atomic,
 )
@@ -97,7 +97,7 @@ def test_average_of_checkpoints_is_their_mean(trained, tmp_path, capsys):
     for k, v in a["state_dict"].items():
         if v.is_floating_point():
             torch.testing.assert_close(mean[k], v + 0.5)
-    load_module(tmp_path / "avg.ckpt")  # an ordinary self-describing checkpoint
+    load_network(tmp_path / "avg.ckpt")  # an ordinary self-describing checkpoint
     out = tmp_path / "eval"
     assert main(["evaluate", "--checkpoint", str(tmp_path / "avg.ckpt"), "--manifest", str(val),
                  "--out-dir", str(out)]) == 0

@@ -1,8 +1,9 @@
 """Smoke tests: every stage of the mini, digits, LJSpeech and LibriSpeech recipes on a few seconds
 of audio with a tiny model (marked slow). Mini synthesizes its speech with espeak-ng. Digits and
 LJSpeech use the real clips in ../shared/data when present (a handful of them, via --data-dir and
-LIMIT), otherwise corpora built by the tests; LibriSpeech downloads fake subsets the test serves
-over loopback HTTP."""
+--limit), otherwise corpora built by the tests; LibriSpeech downloads fake subsets the test serves
+over loopback HTTP. Also (fast): every recipe's --help names all of its options, and the shared
+shell helpers pick the checkpoint `asr train` names best."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from conftest import REPO, WORDS, make_librispeech
 from test_corpora import make_fsdd, make_ljspeech
 from test_download import Server, make_archive
 
+from asr.checkpoint import BEST_CHECKPOINT, best_checkpoint
 from asr.config import load_config
 from asr.data.manifest import read_manifest
 from asr.decode import lm_vocabulary
@@ -44,22 +47,72 @@ def shared_data(name: str) -> Path | None:
     return None
 
 
-def run_recipe(name: str, *args: str, **env: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "ASR_VENV": str(Path(sys.executable).parent.parent),
-        "OMP_NUM_THREADS": "1",
-        **env,
-    }
+RECIPES = sorted(p.parent.name for p in (REPO / "recipes").glob("*/run.sh"))
+ENV = {**os.environ, "ASR_VENV": str(Path(sys.executable).parent.parent), "OMP_NUM_THREADS": "1"}
+
+
+def run_recipe(name: str, *args: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         ["bash", str(REPO / "recipes" / name / "run.sh"), *args, *TINY],
         capture_output=True,
         text=True,
-        env=env,
+        env=ENV,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
+
+
+def declared_options(name: str) -> set[str]:
+    """The options recipe `name` takes: common.sh's (its `declare -A options=` line) and the
+    recipe's own (`options[--x]=var`)."""
+    common = next(line for line in (REPO / "recipes" / "common.sh").read_text().splitlines()
+                  if line.startswith("declare -A options="))
+    own = (REPO / "recipes" / name / "run.sh").read_text()
+    return {*re.findall(r"\[(--[a-z-]+)\]=", common), *re.findall(r"options\[(--[a-z-]+)\]=", own)}
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_help_names_every_option_and_refuses_unknown_ones(name):
+    """--help prints the header comment, whose synopsis and text name every option; an unknown
+    option, or an option without its value, ends the recipe at once with one line on stderr."""
+    script = str(REPO / "recipes" / name / "run.sh")
+    declared = declared_options(name)
+    assert {"--stage", "--stop-stage", "--dir"} <= declared and len(declared) > 3
+    for flag in ("--help", "-h"):
+        proc = subprocess.run(["bash", script, flag], capture_output=True, text=True, env=ENV)
+        assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith("# ")
+        assert "\n# Stages: 0 " in proc.stdout  # what --stage and --stop-stage select
+        for option in declared:  # in the synopsis ([--x ...]), and described below it
+            assert re.search(rf"\[{option}[ \]]", proc.stdout), f"{name}: {option} not in synopsis"
+            mentions = re.findall(rf"(?<![\w-]){option}(?![\w-])", proc.stdout)
+            assert option in ("--stage", "--stop-stage") or len(mentions) >= 2, f"{name}: {option}"
+    for args, message in ((["--no-such-option", "1"], "unknown argument: --no-such-option"),
+                          (["--stage"], "--stage needs a value"),
+                          (["--stage", "9", "N_TRAIN"], "unknown argument: N_TRAIN")):
+        proc = subprocess.run(["bash", script, *args], capture_output=True, text=True, env=ENV)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(message), proc.stderr
+
+
+def test_shell_best_checkpoint_is_the_python_one(tmp_path):
+    """common.sh's best_checkpoint finds the file `asr train` names best (asr.checkpoint), and
+    falls back to last.ckpt."""
+    helper = tmp_path / "pick.sh"
+    helper.write_text(f'source {REPO}/recipes/common.sh\nbest_checkpoint "$1"\n')
+    checkpoints = tmp_path / "exp" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+
+    def pick() -> str:
+        proc = subprocess.run(["bash", str(helper), str(tmp_path / "exp")], capture_output=True,
+                              text=True, env=ENV, check=True)
+        return proc.stdout.strip()
+
+    assert pick() == str(checkpoints / "last.ckpt") == str(best_checkpoint(tmp_path / "exp"))
+    best = checkpoints / (BEST_CHECKPOINT.format(epoch=7, val_wer=0.2345) + ".ckpt")
+    for name in (best.name, "last.ckpt", "epoch07.ckpt", "averaged.ckpt"):
+        (checkpoints / name).touch()
+    assert pick() == str(best) == str(best_checkpoint(tmp_path / "exp"))
 
 
 @pytest.mark.slow
@@ -67,7 +120,8 @@ def run_recipe(name: str, *args: str, **env: str) -> subprocess.CompletedProcess
 def test_mini_recipe_smoke(tmp_path):
     """Every stage of recipes/mini/run.sh on a few seconds of synthetic speech."""
     proc = run_recipe(
-        "mini", "--stage", "1", "--dir", str(tmp_path), N_TRAIN="16", N_DEV="4", N_TEST="4"
+        "mini", "--stage", "1", "--dir", str(tmp_path), "--n-train", "16", "--n-dev", "4",
+        "--n-test", "4"
     )
     for stage in range(1, 7):
         assert f"stage {stage}:" in proc.stdout
@@ -85,7 +139,7 @@ def test_mini_recipe_smoke(tmp_path):
 def test_digits_recipe_smoke(tmp_path):
     data = shared_data("fsdd") or make_fsdd(tmp_path / "fsdd", indices=range(11))
     proc = run_recipe(
-        "digits", "--stage", "1", "--dir", str(tmp_path), "--data-dir", str(data), LIMIT="20"
+        "digits", "--stage", "1", "--dir", str(tmp_path), "--data-dir", str(data), "--limit", "20"
     )
     for stage in range(1, 7):
         assert f"stage {stage}:" in proc.stdout
@@ -126,9 +180,10 @@ def test_digits_recipe_smoke(tmp_path):
     assert loso["greedy"]["mean"] == pytest.approx(sum(greedy) / len(greedy))
     assert loso["greedy"]["worst"] == min(greedy)
     # stage 6 again, every fold fine-tuned from the stage-3 model (--pretrained)
-    pretrained = next((tmp_path / "exp" / "checkpoints").glob("best-*.ckpt"))
+    pretrained = best_checkpoint(tmp_path / "exp")
+    assert pretrained.name != "last.ckpt"
     proc = run_recipe("digits", "--stage", "6", "--stop-stage", "6", "--dir", str(tmp_path / "ft"),
-                      "--data-dir", str(data), "--pretrained", str(pretrained), LIMIT="20")
+                      "--data-dir", str(data), "--pretrained", str(pretrained), "--limit", "20")
     assert f"every fold fine-tunes from {pretrained}" in proc.stdout
     for spk in speakers:
         config = (tmp_path / "ft" / "exp" / "loso" / spk / "config.yaml").read_text()
@@ -157,11 +212,16 @@ def test_ljspeech_recipe_smoke(tmp_path):
         str(tmp_path),
         "--data-dir",
         str(data),
-        LIMIT="10",
-        N_SYNTH="3",
-        REAL_REPEAT="2",
-        FT_SYNTH="1",
-        AVERAGE="3",
+        "--limit",
+        "10",
+        "--synth",
+        "3",
+        "--real-repeat",
+        "2",
+        "--ft-synth",
+        "1",
+        "--average",
+        "3",
     )
     for stage in range(1, 10):
         assert f"stage {stage}:" in proc.stdout
@@ -179,9 +239,9 @@ def test_ljspeech_recipe_smoke(tmp_path):
     assert len(finetune) == 2 * len(train) + 1  # the real clips twice, one synthetic sentence
     assert len({r["id"] for r in finetune}) == len(finetune)  # copies keep their own ids
     # the fine-tuning started from the pretraining's checkpoint
-    pretrained = list((tmp_path / "exp_pretrain" / "checkpoints").glob("best-*.ckpt"))
+    pretrained = best_checkpoint(tmp_path / "exp_pretrain")
     config = (tmp_path / "exp" / "config.yaml").read_text()
-    assert len(pretrained) == 1 and f"init_from: {pretrained[0]}" in config
+    assert pretrained.name != "last.ckpt" and f"init_from: {pretrained}" in config
     assert (tmp_path / "exp" / "checkpoints" / "averaged.ckpt").is_file()
     for split in ("dev", "test"):
         summary = json.loads((tmp_path / "exp" / f"eval_{split}" / "wer.json").read_text())
@@ -255,18 +315,11 @@ def test_librispeech_recipe_smoke_over_loopback_http(tmp_path):
             "--checksums",
             str(tmp_path / "SHA256SUMS"),
         ]
-        proc = run_recipe("librispeech", "--stage", "1", *args, EVAL_SUBSETS="dev-clean test-clean")
+        args += ["--eval-subsets", "dev-clean test-clean"]
+        proc = run_recipe("librispeech", "--stage", "1", *args)
         n_requests = len(server.requests)
         # everything is in place: a second download stage fetches nothing
-        again = run_recipe(
-            "librispeech",
-            "--stage",
-            "1",
-            "--stop-stage",
-            "1",
-            *args,
-            EVAL_SUBSETS="dev-clean test-clean",
-        )
+        again = run_recipe("librispeech", "--stage", "1", "--stop-stage", "1", *args)
     finally:
         server.close()
     assert n_requests == 3 and len(server.requests) == 3

@@ -23,7 +23,7 @@ import soundfile as sf
 
 from asr.audio import load_audio
 from asr.cli import main
-from asr.data.loader import AudioDataset, collate
+from asr.data.dataset import AudioDataset, collate
 from asr.data.manifest import build_manifest, read_listing, read_manifest, write_manifest
 from asr.data.validate import validate_manifest
 from asr.features import FeatureConfig

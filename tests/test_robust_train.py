@@ -19,7 +19,7 @@ from lightning.pytorch.callbacks import Callback
 
 import asr.checkpoint
 from asr.callbacks import SkipBadSteps
-from asr.checkpoint import CheckpointError, load_module, read_checkpoint, save_atomic
+from asr.checkpoint import CheckpointError, load_network, read_checkpoint, save_atomic
 from asr.cli import main
 from asr.config import load_config
 from asr.train import AtomicCheckpointIO, TrainingError, fit
@@ -220,7 +220,7 @@ def test_checkpoint_crafted_to_run_code_is_refused(tmp_path, trained, capsys):
     state = read_checkpoint(ckpt)
     state["hyper_parameters"]["payload"] = RunsCode(marker)
     torch.save(state, evil)  # a complete, otherwise valid checkpoint
-    for load in (read_checkpoint, load_module):
+    for load in (read_checkpoint, load_network):
         with pytest.raises(CheckpointError, match="refused to load"):
             load(evil)
     plain = tmp_path / "evil.pkl"  # a legacy (non-zip) pickle file
@@ -242,7 +242,7 @@ def test_truncated_checkpoint_gives_a_clear_error(tmp_path, trained, capsys):
         cut = tmp_path / f"cut{size}.ckpt"
         cut.write_bytes(raw[:size])
         with pytest.raises(CheckpointError, match=r"cut\d+\.ckpt: truncated or not a checkpoint"):
-            load_module(cut)
+            load_network(cut)
     rc = main(["evaluate", "--checkpoint", str(cut), "--manifest", "m", "--out-dir", "o"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("asr evaluate: error:") and "\n" not in err

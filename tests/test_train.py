@@ -10,7 +10,7 @@ import torch
 from conftest import tiny_run
 
 from asr.audio import load_audio
-from asr.checkpoint import CheckpointError, load_module, read_checkpoint
+from asr.checkpoint import CheckpointError, best_checkpoint, load_network, read_checkpoint
 from asr.config import load_config
 from asr.data.manifest import read_manifest
 from asr.evaluation import evaluate
@@ -39,10 +39,12 @@ def test_checkpoint_is_self_describing_and_resume_continues(tiny):
     last = exp / "checkpoints" / "last.ckpt"
     steps_one_epoch = trainer.global_step
     assert steps_one_epoch > 0 and last.is_file()
-    assert list((exp / "checkpoints").glob("best-*.ckpt")) and (exp / "config.yaml").is_file()
+    # the best checkpoint written is the one the recipes and the study pick
+    assert str(best_checkpoint(exp)) == trainer.checkpoint_callback.best_model_path
+    assert (exp / "config.yaml").is_file()
 
     # load(checkpoint) needs no config and reproduces the trained network exactly
-    model = load_module(last)
+    model = load_network(last)
     trained = trainer.lightning_module.model.eval()
     wave = torch.randn(2, 16000) * 0.1
     lengths = torch.tensor([16000, 9000])
@@ -70,14 +72,14 @@ def test_checkpoint_is_self_describing_and_resume_continues(tiny):
 
 def test_bad_checkpoints_give_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
-        load_module(tmp_path / "missing.ckpt")
+        load_network(tmp_path / "missing.ckpt")
     junk = tmp_path / "junk.ckpt"
     junk.write_bytes(b"\x00" * 100)
     with pytest.raises(CheckpointError, match="junk.ckpt"):
-        load_module(junk)
+        load_network(junk)
     torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
     with pytest.raises(CheckpointError, match="not an asr checkpoint"):
-        load_module(tmp_path / "other.ckpt")
+        load_network(tmp_path / "other.ckpt")
 
 
 def test_ddp_two_processes_on_cpu_reduce_metrics(tiny):
@@ -108,7 +110,7 @@ def test_ddp_two_processes_on_cpu_reduce_metrics(tiny):
 def test_global_cmvn_is_computed_from_training_manifest_and_saved(tiny):
     tmp, cfg_path = tiny
     fit(load_config(cfg_path, ["features.normalize=global"]))
-    model = load_module(tmp / "exp" / "checkpoints" / "last.ckpt")
+    model = load_network(tmp / "exp" / "checkpoints" / "last.ckpt")
     records = read_manifest(tmp / "train.jsonl")
     mean, std = compute_cmvn(
         LogMel(model.feature_config), (load_audio(r["audio"]) for r in records)

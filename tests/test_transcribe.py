@@ -7,7 +7,7 @@ from tone_model import ToneRecognizer, tone_speech
 
 from asr.align import Word
 from asr.audio import AudioError, load_audio, read_blocks
-from asr.transcribe import make_segments, stitch, transcribe_files
+from asr.transcription import make_segments, stitch, transcribe_files
 
 
 def _one(recognizer, path, **kw):

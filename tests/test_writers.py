@@ -6,7 +6,7 @@ import re
 import pytest
 from tone_model import ToneRecognizer, tone_speech
 
-from asr.transcribe import transcribe_files
+from asr.transcription import transcribe_files
 from asr.writers import FORMATS, format_timestamp, write_transcript
 
 SRT_TIME = re.compile(

@@ -31,7 +31,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from asr.recognizer import load_model
 
     result, path = tune_lm(load_model(args.checkpoint, args.device), args.manifest, args.lm,
-                           args.alphas, args.betas, args.lexicon, args.beam_size, args.lm_backend)
+                           args.alphas, args.betas, args.lexicon, args.beam_size, args.backend)
     w = result["words"]
     print(f"best alpha {result['alpha']} beta {result['beta']}: dev WER {100 * result['wer']:.2f} "
           f"% [S={w['substitutions']} D={w['deletions']} I={w['insertions']} of {w['ref_len']}]")

@@ -5,23 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
-from asr.cli.common import command, log
+from asr.cli.common import add_fields, command, log
 from asr.cli.report import write_report
-from asr.decode import BACKENDS, DEFAULT_ALPHA, DEFAULT_BETA, DecodeConfig
+from asr.decode import DecodeConfig
+from asr.transcription import WindowConfig
 from asr.writers import FORMATS
-
-_DECODE_HELP = {  # DecodeConfig field -> help; the defaults are DecodeConfig's
-    "lm": "KenLM n-gram LM (ARPA or binary) for beam search",
-    "lexicon": "word list restricting the output words (default: the LM's)",
-    "beam_size": "beams kept",
-    "beam_threshold": "prune hypotheses this far (log-prob) below the best",
-    "alpha": f"LM weight (default: <lm>.tuned.json, else {DEFAULT_ALPHA})",
-    "beta": f"word bonus (default: <lm>.tuned.json, else {DEFAULT_BETA})",
-}
-_TYPES = {"beam_size": int, "beam_threshold": float, "alpha": float, "beta": float}
 
 
 def add_decoder_args(parser: argparse.ArgumentParser, tuning: bool = False) -> None:
@@ -29,41 +20,29 @@ def add_decoder_args(parser: argparse.ArgumentParser, tuning: bool = False) -> N
     ``decode:`` section of ``--decode-config`` fills what is not given; `asr lm tune`
     (``tuning``) takes the beam's size, lexicon and backend, with their defaults."""
     g = parser.add_argument_group("decoding (greedy, or beam search with an n-gram LM)")
-    if not tuning:
-        g.add_argument("--decode-config", metavar="CFG",
-                       help="config whose `decode:` section sets the defaults of these options")
-        g.add_argument("--decoder", choices=["greedy", "beam"],
-                       help="default: beam if --lm or --lexicon is given, else greedy")
-    defaults = DecodeConfig()
-    for name, help in _DECODE_HELP.items():
-        if tuning and name not in ("beam_size", "lexicon"):
-            continue
-        default = getattr(defaults, name)
-        g.add_argument(f"--{name.replace('_', '-')}", type=_TYPES.get(name, str),
-                       default=default if tuning else None,
-                       help=help + (f" (default {default})" if default is not None else ""))
-    g.add_argument("--lm-backend", choices=BACKENDS, default=defaults.backend if tuning else None,
-                   help=f"beam search library (default {defaults.backend})")
+    if tuning:
+        add_fields(g, DecodeConfig, only=("beam_size", "lexicon", "backend"))
+        return
+    g.add_argument("--decode-config", metavar="CFG",
+                   help="config whose `decode:` section sets the defaults of these options")
+    add_fields(g, DecodeConfig, defaults=False)
 
 
-def decoder_from_args(args: argparse.Namespace, tokens: list[str]):
-    """The decoder asked for: the ``decode:`` section of --decode-config, then the options."""
-    from omegaconf import OmegaConf
-
-    from asr.config import load_config
-    from asr.decode import build_decoder
-
+def decode_config(args: argparse.Namespace) -> DecodeConfig:
+    """The decoding asked for: the ``decode:`` section of --decode-config, then the options
+    given; beam search when --lm or --lexicon is given without --decoder."""
     cfg = DecodeConfig()
     if args.decode_config:
+        from omegaconf import OmegaConf
+
+        from asr.config import load_config
+
         cfg = OmegaConf.to_object(load_config(args.decode_config).decode)
-    given = {name: getattr(args, name) for name in _DECODE_HELP}
-    given["backend"] = args.lm_backend
+    given = {f.name: getattr(args, f.name) for f in fields(DecodeConfig)}
     cfg = replace(cfg, **{k: v for k, v in given.items() if v is not None})
-    cfg = replace(cfg, type=args.decoder or ("beam" if args.lm or args.lexicon else cfg.type))
-    decoder = build_decoder(tokens, cfg)
-    if cfg.type == "beam":
-        log.info("beam search: %s (LM loaded in %.2f s)", decoder.config, decoder.load_seconds)
-    return decoder
+    if args.type is None and (args.lm or args.lexicon):
+        cfg = replace(cfg, type="beam")
+    return cfg
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -71,7 +50,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from asr.recognizer import load_model
 
     model = load_model(args.checkpoint, args.device)
-    s = evaluate(model, args.manifest, args.out_dir, decoder=decoder_from_args(args, model.tokens))
+    s = evaluate(model, args.manifest, args.out_dir, decoder=decode_config(args))
     w, out = s["words"], Path(args.out_dir)
     print(f"WER {100 * s['wer']:.2f} % [{w['errors']} / {w['ref_len']}: S={w['substitutions']} "
           f"D={w['deletions']} I={w['insertions']}]  CER {100 * s['cer']:.2f} %  SER "
@@ -85,7 +64,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr.audio import AudioError, find_audio
     from asr.recognizer import load_model
-    from asr.transcribe import transcribe_files
     from asr.writers import WRITERS, unique_stems, write_transcript
 
     files, empty = find_audio(args.audio)
@@ -95,13 +73,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         print(f"asr transcribe: error: --format {fmt} with several inputs needs --output-dir",
               file=sys.stderr)
         return 2
-    model_path = args.model or args.checkpoint
-    recognizer = load_model(model_path, args.device, args.threads or None)
-    results = transcribe_files(
-        recognizer, files, decoder=decoder_from_args(args, recognizer.tokens),
-        chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds,
-        batch_size=args.batch_size, model_name=str(model_path),
-    )
+    recognizer = load_model(args.model or args.checkpoint, args.device, args.threads or None)
+    windows = {f.name: getattr(args, f.name) for f in fields(WindowConfig)}
+    results = recognizer.transcribe_files(files, decode_config(args), **windows)
     failed = [f"{d}: no audio files in this directory" for d in empty]
     as_json = []
     for (path, result), stem in zip(results, unique_stems(files)):
@@ -148,10 +122,6 @@ def add_commands(sub) -> None:
     p.add_argument("--output-dir", help="write <output-dir>/<audio name>.<format>")
     p.add_argument("--json", action="store_true", help="same as --format json (to stdout)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--chunk-seconds", type=float, default=30.0,
-                   help="window length for long audio (0: whole files)")
-    p.add_argument("--overlap-seconds", type=float, default=5.0,
-                   help="overlap of consecutive windows")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
+    add_fields(p, WindowConfig)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: library default)")
     add_decoder_args(p)

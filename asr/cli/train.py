@@ -43,10 +43,10 @@ def cmd_average(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from asr.checkpoint import load_module
+    from asr.checkpoint import load_network
     from asr.export import export_model, parity
 
-    model = load_module(args.checkpoint, "cpu")
+    model = load_network(args.checkpoint, "cpu")
     out = export_model(model, args.out, args.format)
     print(f"exported: {out} ({args.format}); max |log-prob difference| to PyTorch on a "
           f"padded batch: {parity(model, out):.2e}")

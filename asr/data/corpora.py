@@ -7,20 +7,19 @@ Each corpus module has lhotse-style pure, idempotent ``download_<name>()`` and
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from asr.data import fsdd, librispeech, ljspeech
 from asr.data.download import read_sha256sums
 from asr.data.manifest import ManifestError, PrepareReport
 
 CORPORA = ("librispeech", "ljspeech", "fsdd")
 
 
-def _module(name: str):
+def _check(name: str) -> None:
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r} (choose from {', '.join(CORPORA)})")
-    return importlib.import_module(f"asr.data.{name}")
 
 
 def download_corpus(
@@ -39,16 +38,17 @@ def download_corpus(
     fsdd: the archive at `url` (default: the public one), checked against `sha256`; the
     published checksum applies to the public archive only.
     """
-    module = _module(name)
+    _check(name)
     if name == "librispeech":
         sums = read_sha256sums(checksums_file) if checksums_file else {}
         checksums = {k.removesuffix(".tar.gz"): v for k, v in sums.items()}
-        return module.download_librispeech(
+        return librispeech.download_librispeech(
             target_dir, subsets or ["dev-clean"], url, checksums
         )
-    published = getattr(module, "SHA256", None)
-    download = getattr(module, f"download_{name}")
-    return {name: download(target_dir, url or module.URL, sha256 if url else sha256 or published)}
+    if name == "ljspeech":  # the published checksum holds for the public archive only
+        sha256 = sha256 if url else sha256 or ljspeech.SHA256
+        return {name: ljspeech.download_ljspeech(target_dir, url or ljspeech.URL, sha256)}
+    return {name: fsdd.download_fsdd(target_dir, url or fsdd.URL, sha256)}
 
 
 def prepare_corpus(
@@ -70,9 +70,9 @@ def prepare_corpus(
     ljspeech, fsdd: train/dev/test splits, at most `limit` utterances each (smoke tests);
     fsdd with `test_speaker`: that speaker is the test set (leave one speaker out).
     """
-    module = _module(name)
+    _check(name)
     if name == "librispeech":
-        reports = module.prepare_librispeech_subsets(data_dir, out_dir, output_frames, subsets)
+        reports = librispeech.prepare_librispeech_subsets(data_dir, out_dir, output_frames, subsets)
         if dev_speakers or test_speakers:
             from asr.data.split import read_speaker_genders, split_manifest
 
@@ -84,9 +84,9 @@ def prepare_corpus(
     if dev_speakers or test_speakers:
         raise ManifestError(f"--dev-speakers/--test-speakers: only for librispeech, not {name} "
                             "(`asr split` splits any manifest by speaker)")
-    if test_speaker is not None:
-        if name != "fsdd":
+    if name == "ljspeech":
+        if test_speaker is not None:
             raise ManifestError(f"--test-speaker: only for fsdd, not {name}")
-        return module.prepare_fsdd(data_dir, out_dir, output_frames, limit=limit,
-                                   test_speaker=test_speaker)
-    return getattr(module, f"prepare_{name}")(data_dir, out_dir, output_frames, limit=limit)
+        return ljspeech.prepare_ljspeech(data_dir, out_dir, output_frames, limit=limit)
+    return fsdd.prepare_fsdd(data_dir, out_dir, output_frames, limit=limit,
+                             test_speaker=test_speaker)

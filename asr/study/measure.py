@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from asr.checkpoint import load_module
+from asr.checkpoint import best_checkpoint, load_network
 from asr.config import load_config
-from asr.data.loader import AudioDataset, collate
+from asr.data.dataset import AudioDataset, collate
 from asr.data.manifest import read_manifest
 from asr.diagnostics import layer_gradients, temporal_reach
 from asr.evaluation import evaluate
@@ -35,12 +35,6 @@ from asr.text import CharVocab
 from asr.train import build_module
 
 MAX_LAG = 50  # output frames (2 s at 40 ms)
-
-
-def best_checkpoint(folder: Path) -> Path:
-    """The checkpoint with the best dev WER (else last.ckpt)."""
-    best = sorted((folder / "checkpoints").glob("best-*.ckpt"))
-    return best[0] if best else folder / "checkpoints" / "last.ckpt"
 
 
 def initial_model(folder: Path) -> SpeechRecognizer:
@@ -112,7 +106,7 @@ def epoch_curve(folder: Path, manifest: str) -> list[dict]:
     """Test WER of each kept epoch checkpoint (epochNN.ckpt)."""
     curve = []
     for ckpt in sorted((folder / "checkpoints").glob("epoch*.ckpt")):
-        summary = evaluate(load_module(ckpt), manifest, folder / "eval_epochs" / ckpt.stem)
+        summary = evaluate(load_network(ckpt), manifest, folder / "eval_epochs" / ckpt.stem)
         curve.append({"epoch": int(ckpt.stem.removeprefix("epoch")), "wer": summary["wer"]})
     return curve
 
@@ -123,7 +117,7 @@ def measure_run(run: Run, base: Factors, manifest: str, records: list[dict]) -> 
     path = folder / "measures.json"
     if path.is_file():
         return json.loads(path.read_text())
-    trained = load_module(best_checkpoint(folder))
+    trained = load_network(best_checkpoint(folder))
     summary = evaluate(trained, manifest, folder / "eval_test")
     out: dict = {"test_wer": summary["wer"], "test_words": summary["words"],
                  "epochs": epoch_curve(folder, manifest)}

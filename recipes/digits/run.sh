@@ -2,7 +2,8 @@
 # Spoken digits: FSDD (Free Spoken Digit Dataset) -> prepare -> train -> evaluate -> transcribe.
 # Trains in minutes on a 2-core CPU.
 #
-#   bash recipes/digits/run.sh [--stage N] [--stop-stage N] [--dir DIR] [--data-dir DIR] [key=value ...]
+#   bash recipes/digits/run.sh [--stage N] [--stop-stage N] [--dir DIR] [--data-dir DIR]
+#        [--jobs N] [--synth N] [--engines LIST] [--pretrained CKPT] [--limit N] [key=value ...]
 #
 # Stages: 0 set-up, 1 download FSDD (skipped with --data-dir), 2 prepare manifests (index 0-4 of
 # every speaker and digit is test, 5-9 dev, the rest train), 3 train, 4 evaluate (WER, CER and
@@ -13,22 +14,24 @@
 # --dir: where downloads/, data/ and exp/ go (default: recipes/digits).
 # --data-dir: an FSDD copy (the folder holding recordings/) instead of downloading.
 # --jobs N: folds trained side by side in stage 6, one thread each (default 2).
-# --synth N: stage 6 adds N synthetic digits (asr synth --engines $ENGINES, default
-#            espeak-ng,flite,festival: 140 voices, a third of the digits each) to
-#            every fold's training set (default 0: real speech only).
+# --synth N: stage 6 adds N synthetic digits (asr synth) to every fold's training set (default 0:
+#            real speech only).
+# --engines LIST: their synthesizers (default espeak-ng,flite,festival: 140 voices, a third of
+#            the digits each).
 # --pretrained CKPT: stage 6 fine-tunes every fold from this checkpoint of the default 3 x 256
 #            model (conf/digits_finetune.yaml), e.g. the LJ Speech recipe's synthetic pretraining.
+# --limit N: at most N recordings per split (smoke tests).
 # Extra key=value arguments override conf/digits.yaml (e.g. model.hidden=64).
-# LIMIT=N: at most N recordings per split (smoke tests).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
-dir=recipes/digits; data_dir=""; jobs=2; synth=0; pretrained=""; engines=${ENGINES:-espeak-ng,flite,festival}
+dir=recipes/digits; data_dir=""; jobs=2; synth=0; engines=espeak-ng,flite,festival; pretrained=""
+limit=""
 options[--data-dir]=data_dir; options[--jobs]=jobs; options[--synth]=synth
-options[--pretrained]=pretrained
+options[--engines]=engines; options[--pretrained]=pretrained; options[--limit]=limit
 parse_options "$@"
 config=conf/digits.yaml; data=$dir/data; exp=$dir/exp
 data_dir=${data_dir:-$dir/downloads/fsdd}
-limit=(); [ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT")
+limit_args=(); [ -n "$limit" ] && limit_args=(--limit "$limit")
 
 if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
 if run_stage 1; then
@@ -41,7 +44,8 @@ if run_stage 1; then
 fi
 if run_stage 2; then
   say 2 "prepare manifests"
-  asr prepare-corpus fsdd "$data_dir" "$data" "${limit[@]}" --config "$config" "${overrides[@]}"
+  asr prepare-corpus fsdd "$data_dir" "$data" "${limit_args[@]}" --config "$config" \
+    "${overrides[@]}"
 fi
 if run_stage 3; then
   say 3 "train"
@@ -70,8 +74,8 @@ if run_stage 5; then transcribe_first 5 "$data/test.jsonl" "$ckpt"; fi
 # one leave-one-speaker-out fold: train without speaker $1, evaluate on all of their recordings
 fold() {
   local d=$data/loso/$1 e=$exp/loso/$1 c
-  asr prepare-corpus fsdd "$data_dir" "$d" --test-speaker "$1" "${limit[@]}" --config "$config" \
-    "${overrides[@]}"
+  asr prepare-corpus fsdd "$data_dir" "$d" --test-speaker "$1" "${limit_args[@]}" \
+    --config "$config" "${overrides[@]}"
   cat "$d/train.jsonl" "${synthetic[@]}" > "$d/train_mix.jsonl"
   asr train --config "$fold_config" data.train_manifest="$d/train_mix.jsonl" \
     data.val_manifest="$d/dev.jsonl" exp_dir="$e" "${init[@]}" "${overrides[@]}"

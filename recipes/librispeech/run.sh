@@ -3,7 +3,8 @@
 # train -> evaluate on dev-clean, dev-other, test-clean, test-other -> transcribe.
 #
 #   bash recipes/librispeech/run.sh [--stage N] [--stop-stage N] [--dir DIR] [--data-dir DIR]
-#        [--config CFG] [--train "SUBSET ..."] [--base-url URL] [--checksums FILE] [key=value ...]
+#        [--config CFG] [--train "SUBSET ..."] [--eval-subsets "SUBSET ..."] [--base-url URL]
+#        [--checksums FILE] [--device DEVICE] [key=value ...]
 #
 # Stages: 0 set-up, 1 download + extract (skipped for subsets already in --data-dir), 2 prepare
 # manifests, 3 train, 4 evaluate (greedy decoding) on every evaluation subset, 5 transcribe.
@@ -12,20 +13,24 @@
 # --config: conf/librispeech_100.yaml (default: DeepSpeech2-like, one GPU, bf16) or
 #   conf/librispeech_cpu.yaml (small CPU model).
 # --train: training subsets (default train-clean-100; several are concatenated).
+# --eval-subsets: evaluation subsets (default "dev-clean dev-other test-clean test-other"; the
+#   first is also the validation set for checkpoint selection).
 # --base-url: a mirror (default https://www.openslr.org/resources/12).
 # --checksums: a sha256sum-style file (`<sha256>  <subset>.tar.gz`) replacing the published values.
-# EVAL_SUBSETS: evaluation subsets (default "dev-clean dev-other test-clean test-other"; the first
-# is also the validation set for checkpoint selection).
+# --device: where stage 4 evaluates (default cpu; e.g. cuda). Training follows the config
+#   (trainer.accelerator, trainer.devices).
 # Extra key=value arguments override the config (e.g. trainer.devices=4 trainer.strategy=ddp).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
 dir=recipes/librispeech; data_dir=""; config=conf/librispeech_100.yaml
-train_subsets="train-clean-100"; base_url=""; checksums=""
+train_subsets="train-clean-100"; eval_subsets="dev-clean dev-other test-clean test-other"
+base_url=""; checksums=""; device=cpu
 options[--data-dir]=data_dir; options[--config]=config; options[--train]=train_subsets
-options[--base-url]=base_url; options[--checksums]=checksums
+options[--eval-subsets]=eval_subsets; options[--base-url]=base_url; options[--checksums]=checksums
+options[--device]=device
 parse_options "$@"
 read -r -a train_sets <<< "$train_subsets"
-read -r -a eval_sets <<< "${EVAL_SUBSETS:-dev-clean dev-other test-clean test-other}"
+read -r -a eval_sets <<< "$eval_subsets"
 data=$dir/data; exp=$dir/exp
 data_dir=${data_dir:-$dir/downloads/LibriSpeech}
 download_args=()
@@ -61,7 +66,7 @@ if run_stage 4; then
   for s in "${eval_sets[@]}"; do
     say 4 "evaluate on $s"
     asr evaluate --checkpoint "$ckpt" --manifest "$data/$s.jsonl" --out-dir "$exp/eval_$s" \
-      --device "${DEVICE:-cpu}" --report "$exp/eval_$s/report" --train-log "$exp"
+      --device "$device" --report "$exp/eval_$s/report" --train-log "$exp"
   done
 fi
 if run_stage 5; then transcribe_first 5 "$data/${eval_sets[-1]}.jsonl" "$ckpt"; fi

@@ -4,14 +4,15 @@
 # average the last epochs -> evaluate on held-out clips -> 3-gram LM + beam search.
 #
 #   bash recipes/ljspeech/run.sh [--stage N] [--stop-stage N] [--dir DIR] [--data-dir DIR]
-#                                [--sentences FILE] [--pretrained CKPT] [key=value ...]
+#        [--sentences FILE] [--pretrained CKPT] [--synth N] [--engines LIST] [--real-repeat N]
+#        [--ft-synth N] [--average N] [--limit N] [key=value ...]
 #
 # Stages: 0 set-up, 1 download LJSpeech-1.1 (2.6 GB; skipped with --data-dir), 2 prepare manifests
 # (in id order: 80 % train, 10 % dev, last 10 % test; heldout.txt lists the dev+test sentences),
-# 3 synthesize N_SYNTH sentences not held out (asr synth --engines $ENGINES), 4 pretrain on them
+# 3 synthesize --synth sentences not held out (asr synth --engines), 4 pretrain on them
 # (conf/ljspeech_pretrain.yaml; validated on the real dev clips), 5 fine-tune on the real training
 # clips from the pretrained model's best checkpoint (conf/ljspeech.yaml: init_from), 6 average the
-# fine-tuning's last AVERAGE epochs (asr average; AVERAGE > 1 only), 7 evaluate on test (and
+# fine-tuning's last --average epochs (asr average; --average > 1 only), 7 evaluate on test (and
 # dev), 8 transcribe one test file, 9 3-gram LM from the sentences not held out, alpha/beta tuned
 # on dev, beam search on test (report, and `asr compare` against greedy decoding).
 # --dir: where downloads/, data/, synth/, exp_pretrain/ and exp/ go (default: recipes/ljspeech).
@@ -20,23 +21,25 @@
 #   always left out.
 # --pretrained CKPT: fine-tune from this checkpoint instead of the one stage 4 trains (reuse a
 #   pretraining; stages 3-4 are then skipped).
+# --synth N: synthetic sentences (default 8000). --engines: synthesizers (default espeak-ng,flite).
+# --real-repeat N: copies of each real clip per fine-tuning epoch (default 3). --ft-synth N:
+#   synthetic sentences (the first of data/synth.jsonl) kept in the fine-tuning (default 0).
+# --average N: epochs averaged (default 1: the best checkpoint by dev WER; averaging 3 measured no
+#   better, README.md).
+# --limit N: only the first N clips (smoke tests).
 # Extra key=value arguments override conf/ljspeech.yaml (the fine-tuning; e.g. trainer.max_epochs=20).
-# N_SYNTH: synthetic sentences (default 8000). ENGINES: synthesizers (default espeak-ng,flite).
-# REAL_REPEAT: copies of each real clip per fine-tuning epoch (default 3). FT_SYNTH: synthetic
-# sentences (the first of data/synth.jsonl) kept in the fine-tuning (default 0). AVERAGE: epochs
-# averaged (default 1: the best checkpoint by dev WER; averaging 3 measured no better, README.md).
-# LIMIT=N: only the first N clips (smoke tests).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
-dir=recipes/ljspeech; data_dir=""; sentences=""; pretrained=""
+dir=recipes/ljspeech; data_dir=""; sentences=""; pretrained=""; n_synth=8000
+engines=espeak-ng,flite; real_repeat=3; ft_synth=0; average=1; limit=""
 options[--data-dir]=data_dir; options[--sentences]=sentences; options[--pretrained]=pretrained
+options[--synth]=n_synth; options[--engines]=engines; options[--real-repeat]=real_repeat
+options[--ft-synth]=ft_synth; options[--average]=average; options[--limit]=limit
 parse_options "$@"
 config=conf/ljspeech.yaml; data=$dir/data; exp=$dir/exp; exp_pre=$dir/exp_pretrain
-n_synth=${N_SYNTH:-8000}; engines=${ENGINES:-espeak-ng,flite}; real_repeat=${REAL_REPEAT:-3}
-ft_synth=${FT_SYNTH:-0}; average=${AVERAGE:-1}
 data_dir=${data_dir:-$dir/downloads/LJSpeech-1.1}
 sentences=${sentences:-$data_dir/metadata.csv}
-limit=(); [ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT")
+limit_args=(); [ -n "$limit" ] && limit_args=(--limit "$limit")
 
 if run_stage 0; then say 0 "set-up"; bash scripts/setup.sh; fi
 if run_stage 1; then
@@ -49,7 +52,7 @@ if run_stage 1; then
 fi
 if run_stage 2; then
   say 2 "prepare manifests and held-out sentences"
-  asr prepare-corpus ljspeech "$data_dir" "$data" "${limit[@]}" --sentences "$sentences" \
+  asr prepare-corpus ljspeech "$data_dir" "$data" "${limit_args[@]}" --sentences "$sentences" \
     --config "$config" "${overrides[@]}"
 fi
 if [ -z "$pretrained" ] && run_stage 3; then

@@ -2,18 +2,19 @@
 # Mini recipe: synthesize speech with espeak-ng -> prepare -> train -> evaluate -> transcribe.
 # Runs on a 2-core CPU in about 14 minutes from a fresh clone (set-up included).
 #
-#   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--dir DIR] [key=value ...]
+#   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--dir DIR] [--n-train N] [--n-dev N]
+#                            [--n-test N] [key=value ...]
 #
 # Stages: 0 set-up, 1 synthesize, 2 prepare manifests, 3 train, 4 evaluate + report, 5 transcribe,
 #         6 3-gram LM from the training transcripts, alpha/beta tuned on dev, beam search on test
 #         (report, and `asr compare` against greedy decoding).
 # --dir: where corpus/, data/ and exp/ go (default: recipes/mini).
+# --n-train, --n-dev, --n-test: corpus size in sentences (default 3200, 100, 200).
 # Extra key=value arguments override conf/mini.yaml for training (e.g. model.rnn_type=gru).
-# N_TRAIN, N_DEV, N_TEST: corpus size in sentences (default 3200, 100, 200).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
-dir=recipes/mini
-n_train=${N_TRAIN:-3200}; n_dev=${N_DEV:-100}; n_test=${N_TEST:-200}
+dir=recipes/mini; n_train=3200; n_dev=100; n_test=200
+options[--n-train]=n_train; options[--n-dev]=n_dev; options[--n-test]=n_test
 parse_options "$@"
 corpus=$dir/corpus; data=$dir/data; exp=$dir/exp
 

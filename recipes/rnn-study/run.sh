@@ -13,6 +13,7 @@
 # --profile: quick (default; 1,200 sentences, 8 epochs, 1.26 M parameters, 24 runs: at most an hour
 #            on a 2-core CPU) or full (3,200 sentences, 12 epochs, the 4.2 M-parameter mini model,
 #            every cell at every depth, 3 seeds: for bigger machines).
+# --dir: where corpus/, data/ and exp/ go (default: recipes/rnn-study).
 # Finished runs are kept: running again trains only what is missing and redraws the report.
 # Extra key=value arguments override conf/rnn-study.yaml for every run.
 set -euo pipefail

@@ -18,7 +18,10 @@ grow past ``max_chars`` characters or ``max_seconds`` seconds.
 The model is an ``asr.recognizer.Recognizer`` (``asr.load_model``: a checkpoint, TorchScript or
 ONNX file), or anything with its ``tokens``, ``feature_config``, ``frame_seconds`` and
 ``__call__(wave (B, N), lengths (B,)) -> (log_probs (B, T', V), lengths (B,))``.
-``Recognizer.transcribe`` is the short way in. Nothing here imports Lightning.
+`transcribe` (also ``asr.transcribe`` and ``Recognizer.transcribe``) returns transcripts;
+`transcribe_files` (also ``Recognizer.transcribe_files``, what ``asr transcribe`` runs) yields
+them one by one as files are done, an unreadable file's error in its place. The window options
+and their defaults are `WindowConfig`'s. Nothing here imports Lightning.
 """
 
 from __future__ import annotations
@@ -34,17 +37,34 @@ from tqdm import tqdm
 
 from asr.align import Word, word_timestamps
 from asr.audio import AudioError, audio_info, read_blocks
-from asr.decode import GreedyDecoder
+from asr.decode import DecodeConfig, build_decoder
 
 __all__ = [
     "Segment",
     "Transcript",
+    "WindowConfig",
     "make_segments",
     "stitch",
+    "transcribe",
     "transcribe_files",
 ]
 
-Decoder = Callable[[torch.Tensor, torch.Tensor], list[str]]
+Decoder = Callable[[torch.Tensor, torch.Tensor], list[str]]  # (log_probs, lengths) -> texts
+# what `decoder` arguments take: see `asr.decode.build_decoder`
+DecoderSpec = Decoder | DecodeConfig | dict | str | None
+Audio = str | Path | np.ndarray | torch.Tensor  # a file, or mono samples at the model's rate
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How long audio is cut for the model: the window options of ``asr transcribe`` and of
+    `transcribe`, with their defaults (written only here)."""
+
+    chunk_seconds: float = field(
+        default=30.0, metadata={"help": "window length for long audio (0: whole files)"})
+    overlap_seconds: float = field(
+        default=5.0, metadata={"help": "overlap of consecutive windows"})
+    batch_size: int = field(default=8, metadata={"help": "windows per forward pass"})
 
 
 @dataclass
@@ -242,31 +262,33 @@ def _source(audio) -> Path | np.ndarray:
 
 def transcribe_files(
     recognizer,
-    paths: Sequence[str | Path | np.ndarray],
-    decoder: Decoder | None = None,
-    chunk_seconds: float = 30.0,
-    overlap_seconds: float = 5.0,
-    batch_size: int = 8,
+    paths: Sequence[Audio],
+    decoder: DecoderSpec = None,
+    chunk_seconds: float = WindowConfig.chunk_seconds,
+    overlap_seconds: float = WindowConfig.overlap_seconds,
+    batch_size: int = WindowConfig.batch_size,
     progress: bool | None = None,
-    model_name: str = "",
 ) -> Iterator[tuple[Path | np.ndarray, Transcript | AudioError]]:
     """Yield ``(path, Transcript)`` for every file, in input order, or ``(path, AudioError)``
     when a file cannot be read (it is skipped; the others go on).
 
     Args:
-        recognizer: see the module docstring (``asr.recognizer.Recognizer``).
+        recognizer: see the module docstring (``asr.recognizer.Recognizer``); its ``path``
+            (if any) is recorded in each transcript as ``model``.
         paths: audio files (wav, flac, ogg, ... at any rate and channel count), or waveforms
             (1-D float arrays at the recognizer's sample rate; yielded as given, as arrays).
-        decoder: ``(log_probs (B, T, V), lengths (B,)) -> list[str]``; default greedy.
+        decoder: ``(log_probs (B, T, V), lengths (B,)) -> list[str]``, or what
+            ``asr.decode.build_decoder`` takes ("greedy", "beam", a `DecodeConfig` or a dict of
+            its fields); default greedy.
         chunk_seconds: window length; 0 decodes each file in one piece (memory grows with it).
         overlap_seconds: overlap of consecutive windows (< chunk_seconds).
         batch_size: windows per forward pass.
         progress: tqdm bar of audio seconds on stderr (None: only on a terminal).
-        model_name: recorded in each transcript.
     """
     paths = [_source(p) for p in paths]
     tokens = recognizer.tokens
-    decoder = decoder or GreedyDecoder(tokens)
+    decoder = build_decoder(tokens, decoder)
+    model_name = getattr(recognizer, "path", "")
     name = getattr(decoder, "config", {}).get("type", type(decoder).__name__)
     rate = recognizer.feature_config.sample_rate
     grid = max(int(round(recognizer.frame_seconds * rate)), 1)  # samples per output frame
@@ -329,3 +351,34 @@ def transcribe_files(
                     finished.add(i)
             yield from results()
         yield from results()
+
+
+def transcribe(
+    model,
+    audio: Audio | Sequence[Audio],
+    decoder: DecoderSpec = None,
+    *,
+    chunk_seconds: float = WindowConfig.chunk_seconds,
+    overlap_seconds: float = WindowConfig.overlap_seconds,
+    batch_size: int = WindowConfig.batch_size,
+    progress: bool | None = None,
+) -> Transcript | list[Transcript]:
+    """Transcribe an audio file (any format, rate and channel count that `asr.audio` reads) or
+    a mono float waveform at the model's sample rate, of any length, into a `Transcript`
+    (``to_dict()``: the ``asr transcribe --format json`` object); a list of them into a list of
+    Transcripts, in order. ``model.transcribe(audio, ...)`` is the same call.
+
+    `model`: a recognizer (``asr.load_model``). `decoder` and the window options: as for
+    `transcribe_files` (default greedy). An unreadable file raises ``asr.audio.AudioError``
+    naming it.
+    """
+    single = isinstance(audio, (str, Path, np.ndarray, torch.Tensor))
+    results = []
+    for _, result in transcribe_files(
+        model, [audio] if single else list(audio), decoder, chunk_seconds, overlap_seconds,
+        batch_size, progress,
+    ):
+        if isinstance(result, AudioError):
+            raise result
+        results.append(result)
+    return results[0] if single else results
