@@ -9,6 +9,7 @@ batched together on the model's device. Files of any length: ``asr.transcribe``.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -17,6 +18,7 @@ from pathlib import Path
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from asr.align import AlignmentError, word_timestamps
 from asr.data.dataset import AudioDataset, DurationBucketSampler, collate
 from asr.data.manifest import read_manifest, write_manifest
 from asr.decode import BeamSearchDecoder, DecodeConfig, build_decoder
@@ -51,6 +53,17 @@ def forward_log_probs(
             yield batch["ids"], *model(batch["wave"], batch["wave_lengths"])
 
 
+def _word_times(log_probs: Tensor, text: str, model: Recognizer) -> list[dict] | None:
+    """The hypothesis' words with start/end times (s) by forced alignment of its log-probs
+    (`asr.align`), or None when the text cannot be aligned. (No confidences: the same model
+    run by ONNX or PyTorch writes the same hyps.jsonl.)"""
+    try:
+        words = word_timestamps(log_probs, text, model.tokens, model.frame_seconds)
+    except AlignmentError:
+        return None
+    return [{"word": w.word, "start": w.start, "end": w.end} for w in words]
+
+
 def evaluate(
     model: Model,
     manifest: str | Path,
@@ -62,7 +75,9 @@ def evaluate(
 ) -> dict:
     """Decode a manifest and score it.
 
-    Writes ``<out_dir>/hyps.jsonl`` (one line per utterance: id, ref, hyp, word errors, ...) and
+    Writes ``<out_dir>/hyps.jsonl`` (one line per utterance: id, speaker, duration, ref, hyp, word
+    errors, the audio's absolute path, and ``words``: the hypothesis' words with ``start``/``end``
+    seconds by CTC forced alignment, or null where it fails) and
     ``<out_dir>/wer.json`` (corpus WER/CER with S/D/I/hits, sentence error rate, real-time
     factor, the decoder's settings under ``decoder``). Returns the wer.json content. Utterances
     whose audio fails to load count as empty hypotheses (all deletions) and are listed under
@@ -79,10 +94,16 @@ def evaluate(
         metadata = {"checkpoint": checkpoint_info(model.path), **(metadata or {})}
     start = time.perf_counter()
     decoder = build_decoder(model.tokens, decoder)
-    hyps = {}
+    hyps, times, aligning = {}, {}, 0.0  # word times for the report, not counted in the RTF
     for ids, log_probs, lengths in forward_log_probs(model, records, max_batch_seconds):
-        hyps.update(zip(ids, decoder(log_probs, lengths)))
-    elapsed = time.perf_counter() - start
+        texts = decoder(log_probs, lengths)
+        hyps.update(zip(ids, texts))
+        t = time.perf_counter()
+        log_probs = log_probs.float().cpu()
+        for b, (uid, text) in enumerate(zip(ids, texts)):
+            times[uid] = _word_times(log_probs[b, : int(lengths[b])], text, model)
+        aligning += time.perf_counter() - t
+    elapsed = time.perf_counter() - start - aligning
     rows, refs, outs = [], [], []
     for r in records:
         hyp = hyps.get(r["id"], "")
@@ -99,6 +120,8 @@ def evaluate(
                 "substitutions": w.substitutions,
                 "deletions": w.deletions,
                 "insertions": w.insertions,
+                "audio": os.path.abspath(r["audio"]),
+                "words": times.get(r["id"]),
             }
         )
         refs.append(r["text"])

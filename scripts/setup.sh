@@ -27,9 +27,10 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
 fi
 # System tools through apt-get (when run as root): synthesizers for 'asr synth': espeak-ng (the
 # default engine), flite (--engines flite) and festival with its slt HMM voice and hts_engine
-# (--engines festival); audio encoders for the tests.
+# (--engines festival); audio encoders and a headless browser for the tests.
 apt_updated=0
 install_tool() {  # install_tool USE COMMAND PACKAGE...: the Debian packages that bring COMMAND
+  # (apt_flags=...: more apt-get install options)
   local use=$1 cmd=$2; shift 2
   command -v "$cmd" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -37,7 +38,8 @@ install_tool() {  # install_tool USE COMMAND PACKAGE...: the Debian packages tha
     # the package lists are fetched once, for the first tool that is missing
     if [ "$apt_updated" = 1 ] || apt-get update -qq >/dev/null 2>&1; then
       apt_updated=1
-      apt-get install -y -qq "$@" >/dev/null 2>&1 || echo "[setup] apt-get install $* failed" >&2
+      apt-get install -y -qq ${apt_flags:-} "$@" >/dev/null 2>&1 \
+        || echo "[setup] apt-get install $* failed" >&2
     else
       echo "[setup] apt-get install $* failed" >&2
     fi
@@ -53,6 +55,10 @@ install_tool "'asr synth --engines festival'" hts_engine festival festvox-us-slt
 install_tool "the compressed-audio tests" lame lame
 install_tool "the compressed-audio tests" opusenc opus-tools
 install_tool "the compressed-audio tests" oggenc vorbis-tools
+# Headless Chromium for the test that loads the HTML report's audio players in a browser
+# (tests/test_report_players.py): 96 MB to fetch, 288 MB installed without the recommends.
+apt_flags=--no-install-recommends install_tool "the browser test of the report's players" \
+  chromium-headless-shell chromium-headless-shell
 if [ "${ASR_NONFREE:-0}" = 1 ]; then
   # the lists may predate enabling non-free: fetch them once (install_tool then does not again)
   if apt-cache show rhvoice-english >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 &&

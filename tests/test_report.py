@@ -4,6 +4,7 @@ content (checked without a browser), `asr compare`, and `asr evaluate --report` 
 import base64
 import hashlib
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -258,6 +259,20 @@ def test_evaluate_report_cli(trained, tmp_path, capsys):
     assert len(report["training"]["epochs"]) == 1
     html = (tmp_path / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
+    # hyps.jsonl keeps each utterance's audio and its hypothesis' word times; the report
+    # has a player per utterance (the audio by relative path) and the times on the words
+    for row in rows:
+        assert Path(row["audio"]).is_absolute() and Path(row["audio"]).is_file()
+        assert [w["word"] for w in row["words"]] == row["hyp"].split()
+        starts = [w["start"] for w in row["words"]]
+        assert starts == sorted(starts) and all(w["end"] > w["start"] for w in row["words"])
+    audio = {u["id"]: u["audio"] for u in report["utterances"]}
+    players = [a for a, _ in Tree(html).find("audio")]
+    assert [a["src"] for a in players] == [
+        os.path.relpath(audio[u["id"]], tmp_path / "report") for u in report["utterances"]
+    ]
+    assert html.count('data-s="') == sum(len(r["words"]) for r in rows)
+    assert any(r["words"] for r in rows), [r["hyp"] for r in rows]
 
     # re-render without decoding; a missing evaluation is a one-line error
     assert main(["report", str(eval_dir), "--out", str(tmp_path / "again")]) == 0

@@ -9,7 +9,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from asr.cli.common import add_fields, command, log
-from asr.cli.report import write_report
+from asr.cli.report import add_embed_audio, write_report
 from asr.decode import DecodeConfig
 from asr.transcription import WindowConfig
 from asr.writers import FORMATS
@@ -57,7 +57,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"{100 * s['sentence_error_rate']:.1f} %  ({s['utterances']} utterances, RTF "
           f"{s['rtf']:.4f})\nsummary: {out / 'wer.json'}\nhypotheses: {out / 'hyps.jsonl'}")
     if args.report:
-        write_report(out, args.report, args.train_log)
+        write_report(out, args.report, args.train_log, args.embed_audio)
     return 1 if s["failed"] else 0
 
 
@@ -106,6 +106,7 @@ def add_commands(sub) -> None:
     p.add_argument("--report", metavar="DIR", help="also write report.{md,json,html} into DIR")
     p.add_argument("--train-log", metavar="PATH", help="with --report: training curves from a "
                    "metrics.csv or an experiment directory")
+    add_embed_audio(p)
     add_decoder_args(p)
 
     p = command(sub, "transcribe", cmd_transcribe, "audio files (or directories) -> text, JSON, "

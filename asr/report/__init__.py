@@ -8,11 +8,12 @@
 | ``format`` | plain-text formatting shared by the writers (percentages, tables, alignments) |
 | ``writers`` | report.json (`JsonWriter`) and report.md (`MarkdownWriter`) |
 | ``html`` | report.html (`HTMLWriter`) and the HTML pieces `asr compare` reuses |
+| ``players`` | the pages' audio players (linked or embedded audio) and word highlighting |
 | ``plots`` | the figures (matplotlib, imported only when a report is written) |
 | ``compare`` | two reports side by side: `compare_reports`, `format_text`, `write_compare` |
 
-The package reads files and scores text (`asr.score`, `asr.provenance`): it never imports the
-model, the trainer or the decoders.
+The package reads files and scores text (`asr.score`, `asr.provenance`; `asr.audio` to embed
+audio): it never imports the model, the trainer or the decoders.
 """
 
 from asr.report.build import SCHEMA_VERSION, build_report, report_from_eval_dir, write_report

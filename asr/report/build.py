@@ -18,9 +18,11 @@ report.json (``schema_version`` 1; rates are fractions, durations seconds):
                 substitutions, deletions, insertions, wer, sentence_error_rate}]
   by_speaker    [{speaker, ...the same counts}], highest WER first
   confusions    [{ref, hyp, count}]; deletions, insertions [{word, count}] (most frequent)
-  utterances    [{id, speaker, duration, ref, hyp, ref_words, errors, substitutions,
-                deletions, insertions, wer, alignment [[op, ref word, hyp word]]}], most errors
-                first; op is C, S, D or I (a missing word is null)
+  utterances    [{id, speaker, duration, audio, ref, hyp, ref_words, errors, substitutions,
+                deletions, insertions, wer, alignment [[op, ref word, hyp word]], times}], most
+                errors first; op is C, S, D or I (a missing word is null); audio: the audio
+                file's path (null if hyps.jsonl has none); times: [start, end] seconds of each
+                hypothesis word, in order (null if hyps.jsonl has no word times)
   training      null or {source [metrics.csv paths], epochs [{epoch, step, train_loss,
                 val_loss, val_wer, val_cer}]}
 """
@@ -84,9 +86,18 @@ def _group_stats(rows: Iterable[dict]) -> dict:
     }
 
 
+def hyp_times(row: dict) -> list[list[float]] | None:
+    """[start, end] seconds of each hypothesis word of a hyps.jsonl row (its ``words``), or None
+    when it has none or they are not the hypothesis' words."""
+    words = row.get("words")
+    if not words or [w["word"] for w in words] != row["hyp"].split():
+        return None
+    return [[w["start"], w["end"]] for w in words]
+
+
 def score_rows(rows: Sequence[dict]) -> list[dict]:
-    """Rows (id, ref, hyp, optional speaker and duration) -> scored utterances with their word
-    alignment, sorted by errors (most first), then WER, then id."""
+    """Rows (id, ref, hyp, optional speaker, duration, audio and word times) -> scored
+    utterances with their word alignment, sorted by errors (most first), then WER, then id."""
     out = []
     for r in rows:
         alignment = align_words(r["ref"], r["hyp"])
@@ -98,6 +109,7 @@ def score_rows(rows: Sequence[dict]) -> list[dict]:
                 "id": str(r["id"]),
                 "speaker": str(r.get("speaker") or "unknown"),
                 "duration": r.get("duration"),
+                "audio": r.get("audio"),
                 "ref": r["ref"],
                 "hyp": r["hyp"],
                 "ref_words": ref_words,
@@ -107,6 +119,7 @@ def score_rows(rows: Sequence[dict]) -> list[dict]:
                 "insertions": ops.count("I"),
                 "wer": errors / max(ref_words, 1),
                 "alignment": [list(a) for a in alignment],
+                "times": hyp_times(r),
             }
         )
     return sorted(out, key=lambda u: (-u["errors"], -u["wer"], u["id"]))
@@ -182,25 +195,33 @@ def build_report(
     }
 
 
-def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
-    """Write report.json, report.md (+ its PNG figures) and report.html into `out_dir`.
-    Returns {format: path}."""
+def write_report(report: dict, out_dir: str | Path, embed_audio: bool = False) -> dict[str, Path]:
+    """Write report.json, report.md (+ its PNG figures) and report.html into `out_dir`; the
+    HTML's audio players link to the audio files, or hold them with `embed_audio`
+    (`asr.report.players`). Returns {format: path}."""
     from asr.report.html import HTMLWriter
     from asr.report.plots import report_figures  # matplotlib: imported only to write
     from asr.report.writers import JsonWriter, MarkdownWriter
 
     figures = report_figures(report)
-    writers = {"json": JsonWriter, "md": MarkdownWriter, "html": HTMLWriter}
-    return {name: writer(out_dir)(report, figures) for name, writer in writers.items()}
+    writers = {
+        "json": JsonWriter(out_dir),
+        "md": MarkdownWriter(out_dir),
+        "html": HTMLWriter(out_dir, embed_audio),
+    }
+    return {name: write(report, figures) for name, write in writers.items()}
 
 
 def report_from_eval_dir(
-    eval_dir: str | Path, out_dir: str | Path, train_log: str | Path | None = None
+    eval_dir: str | Path,
+    out_dir: str | Path,
+    train_log: str | Path | None = None,
+    embed_audio: bool = False,
 ) -> tuple[dict, dict[str, Path]]:
     """Build the report of an evaluation directory and write it into `out_dir`.
 
-    train_log: a metrics.csv or an experiment directory (its config.yaml is used too).
-    Returns (report, {format: written file}).
+    train_log: a metrics.csv or an experiment directory (its config.yaml is used too);
+    embed_audio: see `write_report`. Returns (report, {format: written file}).
     """
     summary, rows = load_evaluation(eval_dir)
     training = read_training_log(train_log) if train_log else None
@@ -208,4 +229,4 @@ def report_from_eval_dir(
     if train_log and (Path(train_log) / "config.yaml").is_file():
         config_path = Path(train_log) / "config.yaml"
     report = build_report(summary, rows, training, read_run_config(config_path))
-    return report, write_report(report, out_dir)
+    return report, write_report(report, out_dir, embed_audio)

@@ -1,5 +1,6 @@
 """`asr compare`: two WER reports side by side (overall and per-speaker deltas, utterances that
-got better or worse), as text, compare.md and compare.html."""
+got better or worse), as text, compare.md and compare.html (with a player per utterance:
+`asr.report.players`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from asr.report.build import SCHEMA_VERSION
 from asr.report.format import md_table, pct, text_alignment
 from asr.report.html import diff_html, page, table, utt_label
 from asr.report.inputs import ReportError, read_json
+from asr.report.players import Players
 
 EXAMPLES = 20  # better / worse utterances listed in compare.md and compare.html
 
@@ -72,6 +74,9 @@ def compare_reports(a: dict, b: dict) -> dict:
             "change": change,
             "alignment_a": ua["alignment"],
             "alignment_b": ub["alignment"],
+            "audio": ua.get("audio") or ub.get("audio"),
+            "times_a": ua.get("times"),
+            "times_b": ub.get("times"),
         }
         (better if change < 0 else worse).append(item)
     better.sort(key=lambda u: (u["change"], u["id"]))
@@ -174,8 +179,9 @@ def _examples_md(items: list[dict]) -> str:
     return "\n".join(out)
 
 
-def write_compare(cmp: dict, out_dir: str | Path) -> dict[str, Path]:
-    """compare.md and compare.html in `out_dir`; returns {format: path}."""
+def write_compare(cmp: dict, out_dir: str | Path, embed_audio: bool = False) -> dict[str, Path]:
+    """compare.md and compare.html in `out_dir` (its players link to the audio files, or hold
+    them with `embed_audio`); returns {format: path}."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     title = f"{cmp['a']['title']} vs {cmp['b']['title']}"
@@ -192,11 +198,11 @@ def write_compare(cmp: dict, out_dir: str | Path) -> dict[str, Path]:
         md += [f"### {key.capitalize()} in B\n", _examples_md(cmp[key])]
     paths = {"md": out_dir / "compare.md", "html": out_dir / "compare.html"}
     paths["md"].write_text("\n".join(md), encoding="utf-8")
-    paths["html"].write_text(_html(cmp, title), encoding="utf-8")
+    paths["html"].write_text(_html(cmp, title, Players(out_dir, embed_audio)), encoding="utf-8")
     return paths
 
 
-def _html(cmp: dict, title: str) -> str:
+def _html(cmp: dict, title: str, players: Players) -> str:
     e = escape
     parts = [
         f"<h1>WER comparison: {e(title)}</h1>",
@@ -214,14 +220,14 @@ def _html(cmp: dict, title: str) -> str:
     for key in ("better", "worse"):
         rows = [
             [
-                utt_label(u["id"], u["speaker"]),
+                utt_label(u["id"], u["speaker"], player=players(u.get("audio"))),
                 f"{u['errors_a']} &rarr; {u['errors_b']}",
-                f'<div class="al">A: {diff_html(u["alignment_a"])}</div>'
-                f'<div class="al">B: {diff_html(u["alignment_b"])}</div>',
+                f'<div class="al">A: {diff_html(u["alignment_a"], u.get("times_a"))}</div>'
+                f'<div class="al">B: {diff_html(u["alignment_b"], u.get("times_b"))}</div>',
             ]
             for u in cmp[key][:EXAMPLES]
         ]
         shown = min(len(cmp[key]), EXAMPLES)
         parts.append(f"<h2>{key.capitalize()} in B ({shown} of {len(cmp[key])})</h2>")
         parts.append(table(["utterance", "errors", "alignment"], rows, {1}, cls="utts"))
-    return page(f"WER comparison: {title}", "\n".join(parts))
+    return page(f"WER comparison: {title}", "\n".join(parts), players.script)

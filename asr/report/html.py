@@ -1,7 +1,8 @@
 """report.html (`HTMLWriter`) and the HTML pieces `asr compare` reuses (tables, word-aligned
-diffs, the page around them). report.html is one self-contained page: inline CSS, figures as
-``data:image/png;base64`` URIs, no scripts, fonts or links to fetch; readable offline and
-attachable to an e-mail."""
+diffs, the page around them). report.html is one page: inline CSS, figures as
+``data:image/png;base64`` URIs, no fonts, scripts or links to fetch; readable offline. Its
+audio players (`asr.report.players`; one inline script) play the audio files beside it, or,
+written with ``embed_audio``, audio held in the page, which is then attachable to an e-mail."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from asr.report.format import (
     run_facts,
     training_table,
 )
+from asr.report.players import Players
 from asr.report.writers import ReportWriter
 
 CSS = """
@@ -60,6 +62,8 @@ margin:2px 1px;padding:1px 4px;border-radius:4px}
 .w.d{background:#f9d7d5}.w.d .r{color:#a51d16;text-decoration:line-through;font-weight:650}
 .w.i{background:#d7e7f7}.w.i .h{color:#134f8c;font-weight:650}
 .w .gap{color:#9aa5b1}
+.w[data-s]{cursor:pointer}.w.now{outline:2px solid #e8a200;background:#fff1bf}
+audio.utt{display:block;width:210px;height:30px;margin-top:4px}
 .uid{font:12px ui-monospace,Menlo,Consolas,monospace}
 .small{color:#616e7c;font-size:12px}
 details{margin:6px 0}summary{cursor:pointer;color:#3e4c59}
@@ -84,12 +88,13 @@ def table(head: list[str], rows: list[list[str]], numeric: set[int] = frozenset(
     )
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, script: str = "") -> str:
+    """The whole page around `body`; `script` (a ``<script>`` element) goes at its end."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head>"
-        f"<body><main>\n{body}\n</main></body></html>\n"
+        f"<body><main>\n{body}\n</main>{script}</body></html>\n"
     )
 
 
@@ -101,26 +106,32 @@ def image(caption: str, png: bytes) -> str:
     )
 
 
-def diff_html(alignment: list[list]) -> str:
+def diff_html(alignment: list[list], times: list[list[float]] | None = None) -> str:
     """Word-aligned diff: correct words plain; substitutions (class ``s``), deletions (``d``)
-    and insertions (``i``) as two-line boxes, reference on top, hypothesis below."""
+    and insertions (``i``) as two-line boxes, reference on top, hypothesis below. `times`:
+    [start, end] seconds of each hypothesis word, written on its box as ``data-s``/``data-e``
+    (for the players)."""
     out = []
     gap = '<span class="gap">***</span>'
+    spans = iter(times or ())
     for op, ref, hyp in alignment:
+        span = next(spans, None) if hyp is not None else None
+        at = f' data-s="{span[0]:.2f}" data-e="{span[1]:.2f}"' if span else ""
         if op == "C":
-            out.append(f'<span class="w c">{escape(ref)}</span>')
+            out.append(f'<span class="w c"{at}>{escape(ref)}</span>')
             continue
         top = f'<span class="r">{escape(ref)}</span>' if ref else gap
         bottom = f'<span class="h">{escape(hyp)}</span>' if hyp else gap
-        out.append(f'<span class="w {op.lower()}">{top}{bottom}</span>')
+        out.append(f'<span class="w {op.lower()}"{at}>{top}{bottom}</span>')
     return " ".join(out)
 
 
-def utt_label(uid: str, speaker: str, extra: str = "") -> str:
-    """Utterance id over its speaker (and `extra`, already escaped) in small print."""
+def utt_label(uid: str, speaker: str, extra: str = "", player: str = "") -> str:
+    """Utterance id over its speaker (and `extra`, already escaped) in small print, over its
+    `player`."""
     return (
         f'<span class="uid">{escape(uid)}</span><br>'
-        f'<span class="small">{escape(speaker)}{extra}</span>'
+        f'<span class="small">{escape(speaker)}{extra}</span>{player}'
     )
 
 
@@ -140,6 +151,10 @@ class HTMLWriter(ReportWriter):
     """report.html (see the module docstring)."""
 
     extension = "html"
+
+    def __init__(self, out_dir: str | Path, embed_audio: bool = False) -> None:
+        super().__init__(out_dir)
+        self.embed_audio = embed_audio
 
     def render(self, report: dict, figures: Figures) -> str:
         s, w, run = report["summary"], report["summary"]["words"], report["run"]
@@ -173,13 +188,14 @@ class HTMLWriter(ReportWriter):
             parts.append("<h2>Training</h2>")
             parts.append(fig.get("training", ""))
             parts.append(table(head, rows, numeric=set(range(6))))
-        parts.append(self._utterances(report["utterances"]))
+        players = Players(self.out_dir, self.embed_audio)
+        parts.append(self._utterances(report["utterances"], players))
         toolkit = run.get("toolkit") or {}
         parts.append(
             f"<footer>asr report schema {report['schema_version']} &middot; toolkit revision "
             f"{e(str(toolkit.get('git_revision')))}</footer>"
         )
-        return page(f"WER report: {report['title']}", "\n".join(parts))
+        return page(f"WER report: {report['title']}", "\n".join(parts), players.script)
 
     @staticmethod
     def _errors(w: dict, figure: str) -> str:
@@ -247,7 +263,7 @@ class HTMLWriter(ReportWriter):
         return f'<div class="row"><div>{conf}</div><div>{dels}</div><div>{ins}</div></div>'
 
     @staticmethod
-    def _utterances(utts: list[dict]) -> str:
+    def _utterances(utts: list[dict], players: Players) -> str:
         shown = utts[:MAX_UTTERANCES]
         note = (
             f"The {len(shown)} utterances with the most errors of {len(utts)}; "
@@ -268,11 +284,11 @@ class HTMLWriter(ReportWriter):
             rows.append(
                 [
                     str(i),
-                    utt_label(u["id"], u["speaker"], dur),
+                    utt_label(u["id"], u["speaker"], dur, players(u.get("audio"))),
                     f'{u["errors"]}<br><span class="small">{u["substitutions"]}/'
                     f"{u['deletions']}/{u['insertions']}</span>",
                     pct(u["wer"], 1),
-                    f'<div class="al">{diff_html(u["alignment"])}</div>',
+                    f'<div class="al">{diff_html(u["alignment"], u.get("times"))}</div>',
                 ]
             )
         head = ["#", "utterance", "errors<br>S/D/I", "WER", "alignment (reference / hypothesis)"]
