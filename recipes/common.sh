@@ -45,6 +45,14 @@ best_checkpoint() {
   "$venv/bin/python" -c 'import sys; from asr.checkpoint import best_checkpoint
 print(best_checkpoint(sys.argv[1]))' "$1"
 }
+# --pretrained mini_librispeech: the Mini LibriSpeech recipe's model (its best checkpoint), in
+# $pretrained; one line and exit 2 when that recipe has not been run
+mini_librispeech_model() {
+  pretrained=$(best_checkpoint recipes/mini_librispeech/exp)
+  [ -f "$pretrained" ] || { echo "--pretrained mini_librispeech: no model in" \
+    "recipes/mini_librispeech/exp: run bash recipes/mini_librispeech/run.sh first, or pass" \
+    "--pretrained $1 (or a checkpoint)" >&2; exit 2; }
+}
 # stage $1: the checkpoint to evaluate, in $ckpt: with $3 > 1 the mean of the last $3 epochs of
 # experiment dir $2 (written at stage $1), else its best dev-WER checkpoint (the test set is
 # never looked at)

@@ -95,6 +95,19 @@ def test_recipe_help_names_every_option_and_refuses_unknown_ones(name):
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(message), proc.stderr
 
 
+@pytest.mark.parametrize("name, stage, other", [("ljspeech", "5", "synthetic"),
+                                               ("digits", "6", "none")])
+def test_recipes_say_how_to_get_the_mini_librispeech_model(tmp_path, name, stage, other):
+    """Their default start, the Mini LibriSpeech recipe's model: one line when it is not there."""
+    if (REPO / "recipes" / "mini_librispeech" / "exp" / "checkpoints").exists():
+        pytest.skip("recipes/mini_librispeech/exp holds a model here")
+    proc = subprocess.run(["bash", str(REPO / "recipes" / name / "run.sh"), "--stage", stage,
+                           "--dir", str(tmp_path)], capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "run bash recipes/mini_librispeech/run.sh first" in proc.stderr
+    assert f"--pretrained {other}" in proc.stderr and not (tmp_path / "exp" / "loso").exists()
+
+
 def test_shell_best_checkpoint_is_the_python_one(tmp_path):
     """common.sh's best_checkpoint finds the file `asr train` names best (asr.checkpoint), and
     falls back to last.ckpt."""
@@ -139,7 +152,8 @@ def test_mini_recipe_smoke(tmp_path):
 def test_digits_recipe_smoke(tmp_path):
     data = shared_data("fsdd") or make_fsdd(tmp_path / "fsdd", indices=range(11))
     proc = run_recipe(
-        "digits", "--stage", "1", "--dir", str(tmp_path), "--data-dir", str(data), "--limit", "20"
+        "digits", "--stage", "1", "--dir", str(tmp_path), "--data-dir", str(data), "--limit", "20",
+        "--pretrained", "none",
     )
     for stage in range(1, 7):
         assert f"stage {stage}:" in proc.stdout
@@ -214,6 +228,8 @@ def test_ljspeech_recipe_smoke(tmp_path):
         str(data),
         "--limit",
         "10",
+        "--pretrained",
+        "synthetic",
         "--synth",
         "3",
         "--real-repeat",
