@@ -9,6 +9,8 @@
 #                from Debian's non-free component, which must be enabled first
 #   ASR_KENLM=1  also build KenLM's lmplz and build_binary into it (scripts/build_kenlm.sh; off
 #                by default: 'asr lm build' has its own estimator)
+#   ASR_TEST_TOOLS=1  also the tools only the tests use: lame, opus-tools, vorbis-tools and
+#                chromium-headless-shell (scripts/test.sh sets it)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${ASR_VENV:-$root/.venv}"
@@ -51,14 +53,16 @@ install_tool() {  # install_tool USE COMMAND PACKAGE...: the Debian packages tha
 install_tool "'asr synth --engines espeak-ng'" espeak-ng espeak-ng
 install_tool "'asr synth --engines flite'" flite flite
 install_tool "'asr synth --engines festival'" hts_engine festival festvox-us-slt-hts htsengine
-# Real MP3, Opus and Vorbis encoders for the compressed-audio tests (tests/test_audio_codecs.py).
-install_tool "the compressed-audio tests" lame lame
-install_tool "the compressed-audio tests" opusenc opus-tools
-install_tool "the compressed-audio tests" oggenc vorbis-tools
-# Headless Chromium for the test that loads the HTML report's audio players in a browser
-# (tests/test_report_players.py): 96 MB to fetch, 288 MB installed without the recommends.
-apt_flags=--no-install-recommends install_tool "the browser test of the report's players" \
-  chromium-headless-shell chromium-headless-shell
+if [ "${ASR_TEST_TOOLS:-0}" = 1 ]; then  # scripts/test.sh: tools only the tests use
+  # Real MP3, Opus and Vorbis encoders for the compressed-audio tests (tests/test_audio_codecs.py).
+  install_tool "the compressed-audio tests" lame lame
+  install_tool "the compressed-audio tests" opusenc opus-tools
+  install_tool "the compressed-audio tests" oggenc vorbis-tools
+  # Headless Chromium for the test that loads the HTML report's audio players in a browser
+  # (tests/test_report_players.py): 96 MB to fetch, 288 MB installed without the recommends.
+  apt_flags=--no-install-recommends install_tool "the browser test of the report's players" \
+    chromium-headless-shell chromium-headless-shell
+fi
 if [ "${ASR_NONFREE:-0}" = 1 ]; then
   # the lists may predate enabling non-free: fetch them once (install_tool then does not again)
   if apt-cache show rhvoice-english >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 &&

@@ -8,7 +8,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash scripts/setup.sh
+ASR_TEST_TOOLS=1 bash scripts/setup.sh  # also the encoders and browser the tests use
 venv="${ASR_VENV:-$root/.venv}"
 "$venv/bin/ruff" check asr tests scripts
 "$venv/bin/python" -m pytest -q -m "slow or not slow" "$@"
