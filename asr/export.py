@@ -16,6 +16,12 @@ as ONNX ``metadata_props`` (key ``asr``, a JSON string), or, for TorchScript, as
 ``asr.json`` extra file inside the archive. ``asr.load_model`` (asr.recognizer) reads both, so
 ``asr transcribe --model model.onnx`` needs neither Lightning nor the checkpoint (onnxruntime
 runs the graph).
+
+``int8=True`` (``asr export --int8``, ONNX only) quantises the weights of the LSTM and linear
+layers dynamically (onnxruntime's ``quantize_dynamic``: int8 weights, activations quantised per
+call): the file is about a third of the size and runs about 2.7 times faster on one core, with
+the features, the frame stacking and convolutions left in float (docs/benchmarks.md has the
+measured speed and WER). GRU and plain-RNN cells have no quantised ONNX kernel and stay float.
 """
 
 from __future__ import annotations
@@ -121,8 +127,11 @@ def _example(model: SpeechRecognizer) -> tuple[Tensor, Tensor]:
     return wave, torch.tensor([rate, rate * 3 // 4])
 
 
-def export_model(model: SpeechRecognizer, out: str | Path, fmt: str) -> Path:
-    """Write ``model`` as ``fmt`` ("onnx" or "torchscript") to ``out``; return the path."""
+def export_model(model: SpeechRecognizer, out: str | Path, fmt: str, int8: bool = False) -> Path:
+    """Write ``model`` as ``fmt`` ("onnx" or "torchscript") to ``out``; return the path.
+    ``int8``: ONNX with dynamically quantised LSTM and linear weights (see the module's notes)."""
+    if int8 and fmt != "onnx":
+        raise ValueError(f"int8 quantisation is for ONNX exports, not {fmt}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     net = exportable(model)
@@ -159,7 +168,29 @@ def export_model(model: SpeechRecognizer, out: str | Path, fmt: str) -> Path:
     entry = proto.metadata_props.add()
     entry.key, entry.value = ONNX_METADATA_KEY, meta
     onnx.save(proto, str(out))
+    if int8:
+        _quantize(out)
     return out
+
+
+def _quantize(path: Path) -> None:
+    """Replace the ONNX model at `path` by its dynamically int8-quantised version (LSTM,
+    MatMul and Gemm weights; the metadata is kept)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    float_path = path.with_name(path.name + ".float.tmp")
+    path.replace(float_path)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to run shape-inference pre-processing first
+    try:
+        quantize_dynamic(float_path, path, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["LSTM", "MatMul", "Gemm"])
+    finally:
+        root.setLevel(level)
+        float_path.unlink()
 
 
 def parity(model: SpeechRecognizer, exported: str | Path, seed: int = 0) -> float:

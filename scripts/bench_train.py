@@ -15,8 +15,11 @@ them, each side in its own process:
 
 Prints per side: audio seconds of real audio trained on per wall second, the data-wait share
 (time between one step's end and the next step's start: the loader, plus Lightning's loop for
-ours), the padding share, peak resident memory and parameters; then ours / baseline. The
-figures of a run are in docs/benchmarks.md.
+ours), the padding share, peak resident memory and parameters; then ours / baseline. With
+``--ceiling``, also the model-only ceiling: the same encoder's forward, CTC loss, backward,
+clipping and AdamW step, replaying ours' timed batch shapes on random features already on the
+device (no data loading, no feature extraction, no Lightning), at the config's precision; ours
+/ ceiling is the end-to-end efficiency. The figures of a run are in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ def run_ours(args: argparse.Namespace) -> dict:
         def __init__(self) -> None:
             self.steps, self.audio, self.real, self.padded, self.wait = 0, 0.0, 0, 0, 0.0
             self.start = self.end = None
+            self.shapes: list[tuple[list[int], list[int]]] = []  # (samples, targets) per step
 
         def on_train_batch_start(self, trainer, module, batch, batch_idx):
             now = time.perf_counter()
@@ -99,6 +103,7 @@ def run_ours(args: argparse.Namespace) -> dict:
             self.end = time.perf_counter()
             if self.steps >= args.warmup:
                 lengths = batch["wave_lengths"]
+                self.shapes.append((lengths.tolist(), batch["target_lengths"].tolist()))
                 self.audio += lengths.sum().item() / module.model.feature_config.sample_rate
                 self.real += lengths.sum().item()
                 self.padded += lengths.numel() * batch["wave"].shape[1]
@@ -121,6 +126,11 @@ def run_ours(args: argparse.Namespace) -> dict:
     trainer = fit(load_config(args.config, overrides), callbacks=[clock])
     wall = clock.end - clock.start
     module = trainer.lightning_module
+    ceiling = {}
+    if args.ceiling:
+        rate = run_ceiling(module.model, clock.shapes, str(trainer.precision), args.device)
+        ceiling = {"ceiling_audio_seconds_per_second": round(rate, 3),
+                   "efficiency": round(clock.audio / wall / rate, 4)}
     return {
         "pipeline": "asr",
         "config": str(args.config),
@@ -134,11 +144,55 @@ def run_ours(args: argparse.Namespace) -> dict:
         "padding_fraction": round(1 - clock.real / max(clock.padded, 1), 4),
         "peak_rss_mib": round(_peak_mib()),
         "threads": torch.get_num_threads(),
+        "precision": str(trainer.precision),
+        **ceiling,
     }
 
 
+def run_ceiling(model, shapes: list[tuple[list[int], list[int]]], precision: str,
+                device: str) -> float:
+    """Audio seconds per second of the model-only training step on `shapes` ((samples per
+    utterance, target lengths) per step, as ours trained on): random log-mel features (B, T, F)
+    and targets already on the device, the encoder's forward at `precision` (bf16 autocast for
+    ``bf16-mixed``), CTC loss, backward, gradient clipping (5.0) and an AdamW step. The first
+    step is a warm-up; each step waits for the device, so no work is left out of the clock."""
+    import torch
+
+    dev = torch.device(device)  # Lightning moves the model back to the CPU after fit
+    encoder, feats_cfg = model.encoder.to(dev).train(), model.feature_config
+    opt = torch.optim.AdamW(encoder.parameters(), lr=1e-4)
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    vocab = model.dims.vocab_size
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled="bf16" in precision)
+    gen = torch.Generator(device="cpu").manual_seed(0)
+
+    def step(samples: list[int], targets: list[int]) -> None:
+        frames = torch.tensor([feats_cfg.num_frames(n) for n in samples])
+        feats = torch.randn(len(samples), int(frames.max()), feats_cfg.n_mels, generator=gen)
+        labels = torch.randint(1, vocab, (sum(targets),), generator=gen)
+        feats, labels, frames = feats.to(dev), labels.to(dev), frames.to(dev)
+        with autocast:
+            log_probs, out_lengths = encoder(feats, frames)
+        loss = ctc(log_probs.float().transpose(0, 1), labels, out_lengths,
+                   torch.tensor(targets, device=dev))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(encoder.parameters(), 5.0)
+        opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    step(*shapes[0])  # warm-up (kernel selection, allocator)
+    start = time.perf_counter()
+    for samples, targets in shapes:
+        step(samples, targets)
+    wall = time.perf_counter() - start
+    audio = sum(sum(samples) for samples, _ in shapes) / feats_cfg.sample_rate
+    return audio / wall
+
+
 def run_baseline(args: argparse.Namespace, copy: Path) -> dict:
-    cmd = [sys.executable, "-c", _WRAP, str(BASELINE), "--data", str(copy), "--model",
+    cmd = [sys.executable, "-c", _WRAP, str(args.baseline), "--data", str(copy), "--model",
            args.baseline_model,
            "--steps", str(args.baseline_steps), "--batch-size", str(args.baseline_batch_size),
            "--threads", str(args.threads), "--device", args.device]
@@ -166,10 +220,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps at the start (ours)")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--baseline", type=Path, default=BASELINE, help="the baseline's baseline.py")
     ap.add_argument("--baseline-model", default="small", help="baseline.py --model")
     ap.add_argument("--baseline-steps", type=int, default=20)
     ap.add_argument("--baseline-batch-size", type=int, default=8)
     ap.add_argument("--no-baseline", action="store_true", help="time ours only")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also time the model-only ceiling (ours' batch shapes, random features "
+                         "on the device) and print ours / ceiling")
     ap.add_argument("--json", type=Path, help="also write both results here")
     ap.add_argument("--_ours", type=Path, help=argparse.SUPPRESS)  # worker: out dir
     args = ap.parse_args()
@@ -184,8 +242,10 @@ def main() -> None:
         manifest, copy = select(args.corpus, args.utterances, out)
         cmd = [sys.executable, __file__, "--_ours", str(out), "--corpus", str(args.corpus),
                "--config", str(args.config), "--threads", str(args.threads), "--warmup",
-               str(args.warmup), "--device", args.device, *args.overrides]
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+               str(args.warmup), "--device", args.device, *args.overrides,
+               *(["--ceiling"] if args.ceiling else [])]
+        path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if proc.returncode:
             raise SystemExit(f"asr training failed:\n{proc.stderr[-3000:]}")
@@ -194,6 +254,9 @@ def main() -> None:
         print(f"{'':<10} {'audio-s/s':>9} {'audio s':>9} {'wall s':>8} {'wait':>8} "
               f"{'padding':>8} {'RSS MiB':>7} {'params':>8}")
         print(_row("asr", ours), flush=True)
+        if args.ceiling:
+            print(f"model-only ceiling {ours['ceiling_audio_seconds_per_second']:.1f} audio-s/s: "
+                  f"efficiency {100 * ours['efficiency']:.1f} %", flush=True)
         if not args.no_baseline:
             base = results["baseline"] = run_baseline(args, copy)
             print(_row("ds2-style", base))

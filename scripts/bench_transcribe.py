@@ -1,13 +1,15 @@
 """Benchmark `asr transcribe`: real-time factor on one CPU core and peak memory on a long file.
 
     python scripts/bench_transcribe.py --checkpoint CKPT --corpus recipes/mini/corpus/test \
-        [--minutes 60] [--rtf-minutes 5] [--work /tmp/bench_transcribe] [--onnx] [--lm LM]
+        [--minutes 60] [--rtf-minutes 5] [--short-minutes 10] [--work /tmp/bench_transcribe]
+        [--onnx] [--cli {checkpoint,onnx,int8}] [--lm LM]
 
 1. Builds a long file by tiling the corpus's utterances (LibriSpeech layout, with transcripts)
    with 0.3 s pauses, streamed to FLAC (never held whole), plus its reference text.
 2. RTF in this process, one thread (``torch.set_num_threads(1)``), greedy, on the first
    ``--rtf-minutes`` minutes (model, windows, decoding, alignment, stitching; file reading
-   included); with ``--onnx`` also through onnxruntime on one thread. The same file decoded
+   included); with ``--onnx`` also through onnxruntime on one thread, float and int8
+   (``asr export --int8``), with the WER of each against the references. The same file decoded
    in one piece: the words and times that the 30 s windows change. With ``--lm``, also beam
    search with that LM (flashlight-text, alpha/beta from ``<lm>.tuned.json`` when there):
    RTF and WER of the same file.
@@ -15,6 +17,10 @@
    (``taskset -c 0 asr transcribe --threads 1 --output-dir ...`` under ``/usr/bin/time -v``):
    wall time, RTF, peak resident memory; and the WER of the one-file transcript against the
    tiled references (words lost or duplicated at window seams would show up here).
+4. The CLI on many short files: the corpus's utterances up to ``--short-minutes``, one
+   ``asr transcribe`` call over all of them, pinned to one core (start-up included): wall time,
+   RTF, peak memory, WER against their transcripts.
+``--cli onnx`` / ``int8``: the CLI runs (3, 4) use that export instead of the checkpoint.
 Prints one line per figure. The files are written under ``--work`` (not to the repository).
 """
 
@@ -87,11 +93,12 @@ def compare(chunked: list, whole: list) -> str:
     )
 
 
-def cli_run(model: str, audio: Path, out_dir: Path) -> dict:
+def cli_run(model: str, audio: list[Path], out_dir: Path) -> dict:
     asr = str(Path(sys.executable).with_name("asr"))
-    cmd = ["/usr/bin/time", "-v", "taskset", "-c", "0", asr, "transcribe", str(audio),
+    cmd = ["/usr/bin/time", "-v", "taskset", "-c", "0", asr, "transcribe", *map(str, audio),
            "--model", model, "--threads", "1", "--output-dir", str(out_dir)]  # fmt: skip
-    print("$", " ".join(cmd), flush=True)
+    shown = cmd if len(audio) < 4 else [*cmd[:6], f"<{len(audio)} files>", *cmd[6 + len(audio):]]
+    print("$", " ".join(shown), flush=True)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -115,7 +122,12 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--rtf-minutes", type=float, default=5.0)
     ap.add_argument("--work", default="/tmp/bench_transcribe")
-    ap.add_argument("--onnx", action="store_true", help="also time the ONNX export")
+    ap.add_argument("--short-minutes", type=float, default=10.0,
+                    help="the CLI on this many minutes of the corpus's files, one call")
+    ap.add_argument("--onnx", action="store_true",
+                    help="also time the ONNX export, float and int8")
+    ap.add_argument("--cli", choices=["checkpoint", "onnx", "int8"], default="checkpoint",
+                    help="the model the CLI runs use")
     ap.add_argument("--lm", help="also time beam search with this n-gram LM (ARPA or binary)")
     args = ap.parse_args()
     work = Path(args.work)
@@ -148,26 +160,51 @@ def main() -> None:
             f"LM load {load:.2f} s; WER vs references {100 * wer.rate:.2f} % "
             f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
         )
-    if args.onnx:
+    cli_model = args.checkpoint
+    if args.onnx or args.cli != "checkpoint":
         from asr.checkpoint import load_network
         from asr.export import export_model
 
-        onnx = export_model(load_network(args.checkpoint), work / "model.onnx", "onnx")
-        rtf, cpu, _ = rtf_in_process(str(onnx), short, seconds)
-        print(f"RTF (1 thread, onnxruntime, greedy): {rtf:.4f} (CPU time {cpu:.4f})")
+        network = load_network(args.checkpoint)
+        for kind, int8 in (("onnx", False), ("int8", True)):
+            onnx = export_model(network, work / f"model.{kind}.onnx", "onnx", int8=int8)
+            if args.cli == kind:
+                cli_model = str(onnx)
+            if args.onnx:
+                rtf, cpu, found = rtf_in_process(str(onnx), short, seconds)
+                wer = word_errors([short_ref], [" ".join(w.word for w in found)])
+                print(f"RTF (1 thread, onnxruntime, {kind}, greedy): {rtf:.4f} (CPU time "
+                      f"{cpu:.4f}); WER vs references {100 * wer.rate:.2f} % "
+                      f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions})")
 
     long = work / f"speech_{args.minutes:g}min.flac"
     seconds, ref = build_long_file(Path(args.corpus), args.minutes, long)
     out_dir = work / "out"
     shutil.rmtree(out_dir, ignore_errors=True)
-    run = cli_run(args.checkpoint, long, out_dir)
+    run = cli_run(cli_model, [long], out_dir)
     hyp = (out_dir / f"{long.stem}.txt").read_text().replace("\n", " ")
-    wer = word_errors([ref], [hyp])
+    report(f"CLI on {seconds / 60:.1f} min, one file (1 core)", run, seconds, [ref], [hyp])
+
+    files, refs, seconds = [], [], 0.0
+    for _, audio, text, _ in iter_librispeech(Path(args.corpus)):
+        if seconds >= args.short_minutes * 60:
+            break
+        files.append(audio)
+        refs.append(text)
+        seconds += sf.info(str(audio)).duration
+    shutil.rmtree(out_dir, ignore_errors=True)
+    run = cli_run(cli_model, files, out_dir)
+    hyps = [(out_dir / f"{f.stem}.txt").read_text().replace("\n", " ").strip() for f in files]
+    report(f"CLI on {len(files)} files, {seconds / 60:.1f} min (1 core)", run, seconds, refs,
+           hyps)
+
+
+def report(name: str, run: dict, seconds: float, refs: list[str], hyps: list[str]) -> None:
+    wer = word_errors(refs, hyps)
     print(
-        f"CLI on {seconds / 60:.1f} min (1 core): wall {run['wall']:.1f} s, "
-        f"RTF {run['wall'] / seconds:.4f} (CPU time {run['cpu'] / seconds:.4f}), "
-        f"peak RSS {run['peak_rss_mib']:.0f} MiB, "
-        f"WER vs tiled references {100 * wer.rate:.2f} % "
+        f"{name}: wall {run['wall']:.1f} s, RTF {run['wall'] / seconds:.4f} (CPU time "
+        f"{run['cpu'] / seconds:.4f}), peak RSS {run['peak_rss_mib']:.0f} MiB, WER vs "
+        f"references {100 * wer.rate:.2f} % "
         f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
     )
 

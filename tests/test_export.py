@@ -20,6 +20,7 @@ from asr.export import export_model
 from asr.features import FeatureConfig
 from asr.model import ModelDims, SpeechRecognizer
 from asr.recognizer import OnnxRecognizer, TorchRecognizer, load_model
+from asr.score import char_errors
 from asr.text import BLANK, LIBRISPEECH_CHARS
 
 # runs the CLI in a process where importing Lightning fails
@@ -187,3 +188,41 @@ def test_export_parity_across_architectures(dims, tmp_path):
     with torch.no_grad():
         got, got_lengths = scripted(wave, lengths)
     assert torch.equal(got_lengths, ref_lengths) and max_diff(got, ref, ref_lengths) < 1e-4
+
+
+def test_int8_onnx_is_smaller_close_and_transcribes_the_same(trained, tmp_path, capsys):
+    """`asr export --int8`: quantised LSTM and linear weights (DynamicQuantizeLSTM, MatMulInteger
+    nodes), a smaller file, the metadata kept, log-probs and greedy transcripts close to the
+    float model's."""
+    import onnx
+
+    ckpt, val = trained
+    full, small = tmp_path / "model.onnx", tmp_path / "model.int8.onnx"
+    cli_export(capsys, ckpt, "onnx", full)
+    proc = asr(capsys, "export", "--checkpoint", str(ckpt), "--out", str(small), "--int8")
+    assert proc.returncode == 0 and "(onnx, int8)" in proc.stdout, proc.stderr
+    assert not list(tmp_path.glob("*.tmp"))
+    ops = {node.op_type for node in onnx.load(str(small)).graph.node}
+    assert {"DynamicQuantizeLSTM", "MatMulInteger"} <= ops and "LSTM" not in ops
+    assert small.stat().st_size < full.stat().st_size  # (the DFT basis of the features stays)
+    recognizer = load_model(small)
+    assert recognizer.vocab == load_network(ckpt).vocab
+    wave, lengths, paths = padded_batch(val)
+    with torch.no_grad():
+        ref, ref_lengths = load_network(ckpt)(wave, lengths)
+    got, got_lengths = recognizer(wave, lengths)
+    assert torch.equal(got_lengths, ref_lengths)
+    assert 0 < max_diff(got, ref, ref_lengths) < 1.0  # quantised: close, not equal
+    by_full = asr(capsys, "transcribe", *paths, "--model", str(full), "--json")
+    by_int8 = asr(capsys, "transcribe", *paths, "--model", str(small), "--json")
+    texts = [[r["text"] for r in json.loads(proc.stdout)] for proc in (by_full, by_int8)]
+    # the fixture's model is barely trained (near-ties between letters): close, not always equal
+    assert char_errors(*texts).rate < 0.05
+
+
+def test_int8_is_for_onnx_only(trained, tmp_path, capsys):
+    ckpt, _ = trained
+    proc = asr(capsys, "export", "--checkpoint", str(ckpt), "--format", "torchscript",
+               "--out", str(tmp_path / "m.pt"), "--int8")
+    assert proc.returncode == 2 and "--int8 is for --format onnx" in proc.stderr
+    assert not (tmp_path / "m.pt").exists()

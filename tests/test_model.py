@@ -102,16 +102,20 @@ def test_greedy_decode_merges_repeats_and_drops_blanks():
 
 def test_conv_frontend_is_the_time_freq_convolution_of_its_weights():
     """The frontend runs on (B, C, F, T) for speed; it must equal the plain convolution of its
-    (out, in, time, freq) weights over (B, 1, T, F), masked after every layer."""
+    (out, in, time, freq) weights over (B, 1, T, F), batch-normalised (per channel: the same in
+    either layout), masked after every layer."""
     from asr.features import lengths_to_mask
     from asr.model import ConvFrontend
 
     torch.manual_seed(0)
-    frontend = ConvFrontend(40, 4, [2, 1])
+    frontend = ConvFrontend(40, 4, [2, 1]).eval()
+    for norm in frontend.norms:  # running statistics that are not the identity
+        norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2)
+        norm.weight.data.uniform_(0.5, 2), norm.bias.data.uniform_(-1, 1)
     x, lengths = torch.randn(3, 57, 40), torch.tensor([57, 40, 13])
     ref, ref_lengths = x.unsqueeze(1), lengths
-    for conv in frontend.convs:
-        ref = torch.nn.functional.hardtanh(conv(ref), 0.0, 20.0)
+    for conv, norm in zip(frontend.convs, frontend.norms):
+        ref = torch.nn.functional.hardtanh(norm(conv(ref)), 0.0, 20.0)
         ref_lengths = (ref_lengths - 1) // conv.stride[0] + 1
         ref = ref * lengths_to_mask(ref_lengths, ref.shape[2])[:, None, :, None]
     out, out_lengths = frontend(x, lengths)
