@@ -17,7 +17,8 @@
    (``taskset -c 0 asr transcribe --threads 1 --output-dir ...`` under ``/usr/bin/time -v``):
    wall time, RTF, peak resident memory; and the WER of the one-file transcript against the
    tiled references (words lost or duplicated at window seams would show up here).
-4. The CLI on many short files: the corpus's utterances up to ``--short-minutes``, one
+4. The CLI on many short files: the corpus's utterances up to ``--short-minutes`` (as 16 kHz
+   FLAC files, whatever the corpus's own encoding), one
    ``asr transcribe`` call over all of them, pinned to one core (start-up included): wall time,
    RTF, peak memory, WER against their transcripts.
 ``--cli onnx`` / ``int8``: the CLI runs (3, 4) use that export instead of the checkpoint.
@@ -97,7 +98,7 @@ def cli_run(model: str, audio: list[Path], out_dir: Path) -> dict:
     asr = str(Path(sys.executable).with_name("asr"))
     cmd = ["/usr/bin/time", "-v", "taskset", "-c", "0", asr, "transcribe", *map(str, audio),
            "--model", model, "--threads", "1", "--output-dir", str(out_dir)]  # fmt: skip
-    shown = cmd if len(audio) < 4 else [*cmd[:6], f"<{len(audio)} files>", *cmd[6 + len(audio):]]
+    shown = cmd if len(audio) < 4 else [*cmd[:7], f"<{len(audio)} files>", *cmd[7 + len(audio):]]
     print("$", " ".join(shown), flush=True)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -186,12 +187,15 @@ def main() -> None:
     report(f"CLI on {seconds / 60:.1f} min, one file (1 core)", run, seconds, [ref], [hyp])
 
     files, refs, seconds = [], [], 0.0
-    for _, audio, text, _ in iter_librispeech(Path(args.corpus)):
+    (work / "short").mkdir(exist_ok=True)
+    for uid, audio, text, _ in iter_librispeech(Path(args.corpus)):
         if seconds >= args.short_minutes * 60:
             break
-        files.append(audio)
+        wave = load_audio(audio)  # as 16 kHz FLAC, LibriSpeech's own format
+        files.append(work / "short" / f"{uid}.flac")
+        sf.write(files[-1], wave, 16000, format="FLAC", subtype="PCM_16")
         refs.append(text)
-        seconds += sf.info(str(audio)).duration
+        seconds += wave.size / 16000
     shutil.rmtree(out_dir, ignore_errors=True)
     run = cli_run(cli_model, files, out_dir)
     hyps = [(out_dir / f"{f.stem}.txt").read_text().replace("\n", " ").strip() for f in files]

@@ -304,10 +304,11 @@ def test_mini_librispeech_recipe_smoke(tmp_path):
     model, lm = (line.split(": ", 1)[1] for line in proc.stdout.strip().splitlines()[-2:])
     assert proc.stdout.strip().splitlines()[-2].startswith("model: ") and model.endswith(".onnx")
     wav = read_manifest(r / "data" / "test.jsonl")[0]["audio"]
-    out = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", wav, "--model", model,
-                          "--lm", lm], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert set(out.stdout.split()) <= set(lm_vocabulary(lm))  # LM words only
+    for exported in (model, model.replace(".onnx", ".int8.onnx")):
+        out = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", wav, "--model",
+                              exported, "--lm", lm], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert set(out.stdout.split()) <= set(lm_vocabulary(lm))  # LM words only
 
 
 @pytest.mark.slow
