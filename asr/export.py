@@ -19,8 +19,8 @@ runs the graph).
 
 ``int8=True`` (``asr export --int8``, ONNX only) quantises the weights of the LSTM and linear
 layers dynamically (onnxruntime's ``quantize_dynamic``: int8 weights, activations quantised per
-call): the file is about a third of the size and runs about 2.7 times faster on one core, with
-the features, the frame stacking and convolutions left in float (docs/benchmarks.md has the
+call): the file is about a third of the size and the network runs 1.7 times faster on one core,
+with the features, the frame stacking and convolutions left in float (docs/benchmarks.md has the
 measured speed and WER). GRU and plain-RNN cells have no quantised ONNX kernel and stay float.
 """
 

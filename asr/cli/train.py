@@ -80,4 +80,4 @@ def add_commands(sub) -> None:
     p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
     p.add_argument("--out", required=True, help="output file, e.g. model.onnx")
     p.add_argument("--int8", action="store_true", help="ONNX with int8 LSTM and linear weights "
-                   "(dynamic quantisation): a third of the size, about 2.7x faster on one core")
+                   "(dynamic quantisation): a third of the size, 1.7x faster on one core")

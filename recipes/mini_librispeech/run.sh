@@ -136,7 +136,7 @@ if run_stage 9; then
 fi
 model=$exp/model.onnx
 if run_stage 10; then
-  say 10 "export ONNX (float, and int8: about 2.7x faster on one core)"
+  say 10 "export ONNX (float, and int8: 1.7x faster on one core)"
   asr export --checkpoint "$ckpt" --format onnx --out "$model"
   asr export --checkpoint "$ckpt" --format onnx --out "${model%.onnx}.int8.onnx" --int8
 fi
