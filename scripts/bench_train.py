@@ -123,12 +123,14 @@ def run_ours(args: argparse.Namespace) -> dict:
     if args.device == "cuda":
         overrides.append("trainer.accelerator=gpu")
     clock = Clock()
-    trainer = fit(load_config(args.config, overrides), callbacks=[clock])
+    cfg = load_config(args.config, overrides)
+    trainer = fit(cfg, callbacks=[clock])
     wall = clock.end - clock.start
     module = trainer.lightning_module
     ceiling = {}
     if args.ceiling:
-        rate = run_ceiling(module.model, clock.shapes, str(trainer.precision), args.device)
+        rate = run_ceiling(module.model, clock.shapes, str(trainer.precision), args.device,
+                           cfg.trainer.get("gradient_clip_val"))
         ceiling = {"ceiling_audio_seconds_per_second": round(rate, 3),
                    "efficiency": round(clock.audio / wall / rate, 4)}
     return {
@@ -150,11 +152,12 @@ def run_ours(args: argparse.Namespace) -> dict:
 
 
 def run_ceiling(model, shapes: list[tuple[list[int], list[int]]], precision: str,
-                device: str) -> float:
+                device: str, clip: float | None) -> float:
     """Audio seconds per second of the model-only training step on `shapes` ((samples per
     utterance, target lengths) per step, as ours trained on): random log-mel features (B, T, F)
     and targets already on the device, the encoder's forward at `precision` (bf16 autocast for
-    ``bf16-mixed``), CTC loss, backward, gradient clipping (5.0) and an AdamW step. The first
+    ``bf16-mixed``), CTC loss, backward, gradient clipping at `clip` (the config's
+    ``trainer.gradient_clip_val``; none when None) and an AdamW step. The first
     step is a warm-up; each step waits for the device, so no work is left out of the clock."""
     import torch
 
@@ -177,7 +180,8 @@ def run_ceiling(model, shapes: list[tuple[list[int], list[int]]], precision: str
                    torch.tensor(targets, device=dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(encoder.parameters(), 5.0)
+        if clip:
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), clip)
         opt.step()
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)

@@ -94,6 +94,13 @@ def compare(chunked: list, whole: list) -> str:
     )
 
 
+def wer_figure(refs: list[str], hyps: list[str]) -> str:
+    """``WER vs references 12.34 % (S=.. D=.. I=.. of N)``."""
+    wer = word_errors(refs, hyps)
+    return (f"WER vs references {100 * wer.rate:.2f} % "
+            f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})")
+
+
 def cli_run(model: str, audio: list[Path], out_dir: Path) -> dict:
     asr = str(Path(sys.executable).with_name("asr"))
     cmd = ["/usr/bin/time", "-v", "taskset", "-c", "0", asr, "transcribe", *map(str, audio),
@@ -142,11 +149,7 @@ def main() -> None:
     print(f"RTF unchunked (one pass over the file): {rtf:.4f} (CPU time {cpu:.4f})")
     print(f"chunked (30 s / 5 s overlap) vs unchunked: {compare(words, whole)}")
     for name, found in (("chunked", words), ("unchunked", whole)):
-        wer = word_errors([short_ref], [" ".join(w.word for w in found)])
-        print(
-            f"WER vs references, {name}: {100 * wer.rate:.2f} % "
-            f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
-        )
+        print(f"{name}: {wer_figure([short_ref], [' '.join(w.word for w in found)])}")
     if args.lm:
         from asr.decode import BeamSearchDecoder
 
@@ -155,11 +158,9 @@ def main() -> None:
         decoder = BeamSearchDecoder(tokens, args.lm)
         load = time.perf_counter() - started
         rtf, cpu, found = rtf_in_process(args.checkpoint, short, seconds, decoder=decoder)
-        wer = word_errors([short_ref], [" ".join(w.word for w in found)])
         print(
             f"RTF (1 thread, PyTorch, beam {decoder.config}): {rtf:.4f} (CPU time {cpu:.4f}), "
-            f"LM load {load:.2f} s; WER vs references {100 * wer.rate:.2f} % "
-            f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
+            f"LM load {load:.2f} s; {wer_figure([short_ref], [' '.join(w.word for w in found)])}"
         )
     cli_model = args.checkpoint
     if args.onnx or args.cli != "checkpoint":
@@ -168,15 +169,15 @@ def main() -> None:
 
         network = load_network(args.checkpoint)
         for kind, int8 in (("onnx", False), ("int8", True)):
+            if not args.onnx and args.cli != kind:
+                continue  # neither timed nor used by the CLI runs
             onnx = export_model(network, work / f"model.{kind}.onnx", "onnx", int8=int8)
             if args.cli == kind:
                 cli_model = str(onnx)
             if args.onnx:
                 rtf, cpu, found = rtf_in_process(str(onnx), short, seconds)
-                wer = word_errors([short_ref], [" ".join(w.word for w in found)])
                 print(f"RTF (1 thread, onnxruntime, {kind}, greedy): {rtf:.4f} (CPU time "
-                      f"{cpu:.4f}); WER vs references {100 * wer.rate:.2f} % "
-                      f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions})")
+                      f"{cpu:.4f}); {wer_figure([short_ref], [' '.join(w.word for w in found)])}")
 
     long = work / f"speech_{args.minutes:g}min.flac"
     seconds, ref = build_long_file(Path(args.corpus), args.minutes, long)
@@ -204,12 +205,10 @@ def main() -> None:
 
 
 def report(name: str, run: dict, seconds: float, refs: list[str], hyps: list[str]) -> None:
-    wer = word_errors(refs, hyps)
     print(
         f"{name}: wall {run['wall']:.1f} s, RTF {run['wall'] / seconds:.4f} (CPU time "
-        f"{run['cpu'] / seconds:.4f}), peak RSS {run['peak_rss_mib']:.0f} MiB, WER vs "
-        f"references {100 * wer.rate:.2f} % "
-        f"(S={wer.substitutions} D={wer.deletions} I={wer.insertions} of {wer.ref_len})"
+        f"{run['cpu'] / seconds:.4f}), peak RSS {run['peak_rss_mib']:.0f} MiB, "
+        f"{wer_figure(refs, hyps)}"
     )
 
 
