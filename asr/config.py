@@ -79,6 +79,7 @@ class DataConfig:
     max_batch_size: int | None = None
     num_workers: int = 1
     speed_perturb: list[float] | None = None  # e.g. [0.9, 1.0, 1.1]; training only
+    sortagrad: bool = False  # first epoch's batches shortest first (DeepSpeech2), then shuffled
     cmvn_utterances: int = 500  # for features.normalize=global
     max_duration: float | None = None  # seconds; longer utterances are skipped in training
     concat: ConcatConfig = field(default_factory=ConcatConfig)  # training only; default off
@@ -396,15 +397,15 @@ def output_frames(cfg: DictConfig | None = None) -> Callable[[float], int]:
 
 def auto_precision(accelerator: str = "auto") -> str:
     """``trainer.precision: auto``: ``bf16-mixed`` where the device multiplies bf16 matrices
-    natively (a CUDA GPU that supports bf16; a CPU with AMX tiles and AVX-512 BF16, where it
-    trained the mini recipe's model 11-18 % faster at the same WER), else ``32-true``."""
+    natively (a CUDA GPU that supports bf16; a CPU with AVX-512 BF16, with or without AMX tiles,
+    where it trained the mini recipe's model 11-18 % faster at the same WER), else ``32-true``."""
     import torch
 
     if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
         native = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     elif accelerator in ("cpu", "auto"):
         try:
-            native = torch.cpu._is_amx_tile_supported() and torch.cpu._is_avx512_bf16_supported()
+            native = torch.cpu._is_avx512_bf16_supported()
         except AttributeError:  # an older torch without these probes
             native = False
     else:

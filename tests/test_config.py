@@ -176,18 +176,17 @@ def test_unknown_trainer_argument_is_named(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("accelerator", "amx", "cuda", "expected"),
+    ("accelerator", "avx512_bf16", "cuda", "expected"),
     [("cpu", True, False, "bf16-mixed"), ("cpu", False, False, "32-true"),
      ("auto", True, False, "bf16-mixed"), ("auto", False, True, "bf16-mixed"),
      ("gpu", True, False, "32-true"), ("mps", True, False, "32-true")],
 )
 def test_auto_precision_is_bf16_only_on_native_bf16_hardware(
-    tmp_path, monkeypatch, accelerator, amx, cuda, expected
+    tmp_path, monkeypatch, accelerator, avx512_bf16, cuda, expected
 ):
     import torch
 
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     text = f"trainer:\n  accelerator: {accelerator}\n  precision: auto\n"

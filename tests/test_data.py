@@ -100,6 +100,21 @@ def test_bucket_sampler_caps_padded_seconds_and_covers_everything():
     assert sorted(map(tuple, sampler)) == sorted(map(tuple, batches))  # same composition
 
 
+def test_sortagrad_orders_only_the_first_epoch_shortest_first():
+    durations = [0.5 + (i * 7 % 23) / 2 for i in range(200)]
+    sampler = DurationBucketSampler(durations, max_batch_seconds=30, seed=1, sortagrad=True)
+    longest = [max(durations[i] for i in b) for b in sampler]
+    assert longest == sorted(longest) and len(set(longest)) > 5  # epoch 0: shortest first
+    plain = DurationBucketSampler(durations, max_batch_seconds=30, seed=1)
+    assert [max(durations[i] for i in b) for b in plain] != longest
+    sampler.set_epoch(1)
+    plain.set_epoch(1)
+    assert list(sampler) == list(plain)  # later epochs: the usual shuffle
+    sampler.load_state_dict({"epoch": 0, "start": 3})  # resumed mid-epoch: the same order
+    sampler.set_epoch(0)
+    assert [max(durations[i] for i in b) for b in sampler] == longest[3:]
+
+
 def test_bucket_sampler_shards_across_ranks():
     durations = [1.0 + (i % 13) for i in range(101)]
     shards = [

@@ -205,7 +205,9 @@ class DurationBucketSampler(Sampler[list[int]]):
     (longest duration x batch size) stays within `max_batch_seconds`.
 
     Batch composition is fixed (utterances sorted by duration); with `shuffle` the batch order
-    is reshuffled every epoch from (seed, epoch). With `num_replicas` > 1 each rank gets every
+    is reshuffled every epoch from (seed, epoch), except the first epoch with `sortagrad`, whose
+    batches come shortest first (DeepSpeech2's SortaGrad: short utterances leave CTC's
+    all-blank plateau sooner). With `num_replicas` > 1 each rank gets every
     `num_replicas`-th batch; `drop_uneven` trims the list so all ranks get the same count
     (needed for training under DDP, where ranks synchronise every step). With `with_epoch`
     the batches hold ``(index, epoch, batch)`` triples, batch being the batch's fixed position
@@ -221,6 +223,7 @@ class DurationBucketSampler(Sampler[list[int]]):
         max_batch_seconds: float,
         max_batch_size: int | None = None,
         shuffle: bool = True,
+        sortagrad: bool = False,
         seed: int = 0,
         num_replicas: int = 1,
         rank: int = 0,
@@ -230,6 +233,7 @@ class DurationBucketSampler(Sampler[list[int]]):
         if max_batch_seconds <= 0:
             raise ValueError("max_batch_seconds must be positive")
         self.shuffle, self.seed, self.epoch, self.start = shuffle, seed, 0, 0
+        self.sortagrad = sortagrad
         self.with_epoch = with_epoch
         self.num_replicas, self.rank = num_replicas, rank
         order = sorted(range(len(durations)), key=lambda i: durations[i])
@@ -256,7 +260,7 @@ class DurationBucketSampler(Sampler[list[int]]):
     def _epoch_order(self) -> list[int]:
         """This rank's batches of this epoch, as positions in `batches`."""
         order = list(range(len(self.batches)))
-        if self.shuffle:
+        if self.shuffle and not (self.sortagrad and self.epoch == 0):
             random.Random(self.seed * 100003 + self.epoch).shuffle(order)
         return order[self.rank :: self.num_replicas]
 

@@ -49,6 +49,7 @@ class ASRDataModule(L.LightningDataModule):
         max_batch_size: int | None = None,
         num_workers: int = 1,
         speed_perturb: Sequence[float] | None = None,
+        sortagrad: bool = False,
         seed: int = 0,
         max_duration: float | None = None,
         output_frames: Callable[[float], int] | None = None,
@@ -61,6 +62,7 @@ class ASRDataModule(L.LightningDataModule):
         self.sample_rate, self.seed = sample_rate, seed
         self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
         self.num_workers, self.speed_perturb = num_workers, speed_perturb
+        self.sortagrad = sortagrad
         self.max_duration, self.output_frames = max_duration, output_frames
         self.augment = AugmentConfig(**(augment or {}))
         self.concat = ConcatConfig(**(concat or {}))
@@ -95,6 +97,7 @@ class ASRDataModule(L.LightningDataModule):
             self.max_batch_seconds,
             self.max_batch_size,
             shuffle=train,
+            sortagrad=train and self.sortagrad,
             seed=self.seed,
             num_replicas=world,
             rank=rank,
