@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mini recipe: synthesize speech with espeak-ng -> prepare -> train -> evaluate -> transcribe.
-# Runs on a 2-core CPU in about 14 minutes from a fresh clone (set-up included).
+# Runs on a 2-core CPU in 11-23 minutes from a fresh clone (set-up included; recipes/mini/README.md).
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--dir DIR] [--n-train N] [--n-dev N]
 #                            [--n-test N] [key=value ...]
