@@ -206,8 +206,8 @@ class DurationBucketSampler(Sampler[list[int]]):
 
     Batch composition is fixed (utterances sorted by duration); with `shuffle` the batch order
     is reshuffled every epoch from (seed, epoch), except the first epoch with `sortagrad`, whose
-    batches come shortest first (DeepSpeech2's SortaGrad: short utterances leave CTC's
-    all-blank plateau sooner). With `num_replicas` > 1 each rank gets every
+    batches come shortest first (DeepSpeech2's SortaGrad; on the mini recipe it changed
+    nothing: docs/benchmarks.md). With `num_replicas` > 1 each rank gets every
     `num_replicas`-th batch; `drop_uneven` trims the list so all ranks get the same count
     (needed for training under DDP, where ranks synchronise every step). With `with_epoch`
     the batches hold ``(index, epoch, batch)`` triples, batch being the batch's fixed position
