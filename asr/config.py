@@ -407,7 +407,7 @@ def auto_precision(accelerator: str = "auto") -> str:
     elif accelerator in ("cpu", "auto"):
         try:
             native = torch.cpu._is_avx512_bf16_supported()
-        except AttributeError:  # an older torch without these probes
+        except AttributeError:  # an older torch without this probe
             native = False
     else:
         native = False

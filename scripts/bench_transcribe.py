@@ -143,13 +143,17 @@ def main() -> None:
 
     short = work / f"speech_{args.rtf_minutes:g}min.flac"
     seconds, short_ref = build_long_file(Path(args.corpus), args.rtf_minutes, short)
+
+    def short_wer(found: list) -> str:  # the words found in `short` against its references
+        return wer_figure([short_ref], [" ".join(w.word for w in found)])
+
     rtf, cpu, words = rtf_in_process(args.checkpoint, short, seconds)
     print(f"RTF (1 thread, PyTorch, greedy, {seconds / 60:.1f} min): {rtf:.4f} (CPU {cpu:.4f})")
     rtf, cpu, whole = rtf_in_process(args.checkpoint, short, seconds, chunk_seconds=0)
     print(f"RTF unchunked (one pass over the file): {rtf:.4f} (CPU time {cpu:.4f})")
     print(f"chunked (30 s / 5 s overlap) vs unchunked: {compare(words, whole)}")
     for name, found in (("chunked", words), ("unchunked", whole)):
-        print(f"{name}: {wer_figure([short_ref], [' '.join(w.word for w in found)])}")
+        print(f"{name}: {short_wer(found)}")
     if args.lm:
         from asr.decode import BeamSearchDecoder
 
@@ -160,7 +164,7 @@ def main() -> None:
         rtf, cpu, found = rtf_in_process(args.checkpoint, short, seconds, decoder=decoder)
         print(
             f"RTF (1 thread, PyTorch, beam {decoder.config}): {rtf:.4f} (CPU time {cpu:.4f}), "
-            f"LM load {load:.2f} s; {wer_figure([short_ref], [' '.join(w.word for w in found)])}"
+            f"LM load {load:.2f} s; {short_wer(found)}"
         )
     cli_model = args.checkpoint
     if args.onnx or args.cli != "checkpoint":
@@ -177,7 +181,7 @@ def main() -> None:
             if args.onnx:
                 rtf, cpu, found = rtf_in_process(str(onnx), short, seconds)
                 print(f"RTF (1 thread, onnxruntime, {kind}, greedy): {rtf:.4f} (CPU time "
-                      f"{cpu:.4f}); {wer_figure([short_ref], [' '.join(w.word for w in found)])}")
+                      f"{cpu:.4f}); {short_wer(found)}")
 
     long = work / f"speech_{args.minutes:g}min.flac"
     seconds, ref = build_long_file(Path(args.corpus), args.minutes, long)
