@@ -172,9 +172,12 @@ def run_in_browser(page: Path, tmp: Path) -> dict:
     cmd = [browser(), "--headless", "--no-sandbox", "--disable-gpu", "--mute-audio",
            f"--user-data-dir={tmp / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
            probe.as_uri()]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    tree = Tree(dom.split("<body>", 1)[1].split("</body>")[0]) if "<body>" in dom else None
-    result = [text for attrs, text in tree.find("pre") if attrs.get("id") == "result"]
+    for _ in range(3):  # headless Chromium now and then ends before the probe writes (1 in 3-5)
+        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+        tree = Tree(dom.split("<body>", 1)[1].split("</body>")[0]) if "<body>" in dom else None
+        result = [text for attrs, text in tree.find("pre") if attrs.get("id") == "result"]
+        if result and result[0]:
+            break
     assert result and result[0], f"the probe did not finish: {dom[-2000:]}"
     return json.loads(result[0])
 
