@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from asr.decode import to_numpy
 from asr.text import Speller
 
 __all__ = ["AlignmentError", "Word", "forced_align", "token_spans", "word_timestamps"]
@@ -48,9 +49,7 @@ class Word:
 
 
 def _numpy(log_probs) -> np.ndarray:
-    if hasattr(log_probs, "detach"):  # a torch tensor, on any device
-        log_probs = log_probs.detach().float().cpu().numpy()
-    lp = np.asarray(log_probs, dtype=np.float32)
+    lp = to_numpy(log_probs).astype(np.float32, copy=False)
     if lp.ndim != 2:
         raise ValueError(f"expected log-probs of shape (T, V), got {lp.shape}")
     return lp

@@ -13,13 +13,8 @@ from pathlib import Path
 
 import torch
 
-from asr.features import FeatureConfig
-from asr.model import ModelDims, SpeechRecognizer
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; the message names the file and the problem."""
-
+from asr.dims import CheckpointError, FeatureConfig, ModelDims
+from asr.model import SpeechRecognizer
 
 # The name `asr train` gives the checkpoint of the best epoch by dev WER in <exp_dir>/checkpoints/
 # (a ModelCheckpoint filename; .ckpt is appended), e.g. best-epoch07-wer0.2345.ckpt

@@ -9,7 +9,7 @@ section's ``__post_init__``, `_check_run`), is a `ConfigError` naming the key an
 "command line"), raised on loading; `asr train` also wants the manifests (`_check_training`).
 ``asr config CFG [key=value ...]`` prints the result.
 
-Sections: ``model`` (`asr.model.ModelDims`), ``features`` (`asr.features.FeatureConfig`),
+Sections: ``model`` (`asr.dims.ModelDims`), ``features`` (`asr.dims.FeatureConfig`),
 ``specaug`` (`asr.features.SpecAugConfig`), ``augment`` (`asr.augment.AugmentConfig`),
 ``decode`` (`asr.decode.DecodeConfig`), ``tokenizer`` (the output units: characters or
 BPE pieces, `TokenizerConfig`), and the ones below; ``trainer`` holds `lightning.Trainer`
@@ -29,8 +29,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from asr.augment import AugmentConfig
 from asr.decode import DecodeConfig, DecoderError
-from asr.features import FeatureConfig, SpecAugConfig
-from asr.model import ModelDims
+from asr.dims import FeatureConfig, ModelDims
+from asr.features import SpecAugConfig
 from asr.text import CharVocab
 
 

@@ -1,7 +1,9 @@
 """CTC decoding: log-probs -> text, greedy or by beam search with a word n-gram LM.
 Knows only the vocabulary, never the model. A decoder is a callable
-``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]``; see `build_decoder`.
-Tokens are characters or BPE pieces as text (a leading space starts a word, see `asr.bpe`)."""
+``decoder(log_probs (B, T, V), lengths (B,)) -> list[str]`` taking numpy arrays or torch
+tensors on any device; see `build_decoder`. Needs no torch (an ONNX model's recognizer gives
+numpy arrays). Tokens are characters or BPE pieces as text (a leading space starts a word, see
+`asr.bpe`)."""
 
 from __future__ import annotations
 
@@ -14,32 +16,38 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-from torch import Tensor
+import numpy as np
 
 from asr.text import Speller
 
 log = logging.getLogger(__name__)
 
 
-def greedy_decode(
-    log_probs: Tensor, lengths: Tensor, tokens: Sequence[str], blank: int = 0
-) -> list[str]:
+def to_numpy(x) -> np.ndarray:
+    """A numpy array of a torch tensor (any device and dtype: float tensors become float32) or
+    of anything numpy takes, without copying what is already a numpy array."""
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().cpu()
+        x = (x.float() if x.is_floating_point() else x).numpy()
+    return np.asarray(x)
+
+
+def greedy_decode(log_probs, lengths, tokens: Sequence[str], blank: int = 0) -> list[str]:
     """Best path decoding: argmax per frame, merge repeats, drop blanks.
 
     Args:
-        log_probs: (B, T, V) per-frame log-probabilities.
+        log_probs: (B, T, V) per-frame log-probabilities (numpy or torch).
         lengths: (B,) valid frames per utterance.
         tokens: the V output symbols (tokens[blank] is the blank).
     Returns:
         B strings, with runs of spaces collapsed and no leading/trailing space.
     """
-    best = log_probs.argmax(dim=-1).cpu()
-    keep = torch.ones_like(best, dtype=torch.bool)
+    best = to_numpy(log_probs.argmax(-1))  # (B, T), on the tensor's device for torch
+    keep = np.ones_like(best, dtype=bool)
     keep[:, 1:] = best[:, 1:] != best[:, :-1]
     keep &= best != blank
     out = []
-    for b, n in enumerate(lengths.tolist()):
+    for b, n in enumerate(to_numpy(lengths).tolist()):
         ids = best[b, :n][keep[b, :n]].tolist()
         out.append(" ".join("".join(tokens[i] for i in ids).split()))
     return out
@@ -99,7 +107,7 @@ class GreedyDecoder:
         self.tokens, self.blank = list(tokens), blank
         self.config = {"type": "greedy"}
 
-    def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
+    def __call__(self, log_probs, lengths) -> list[str]:
         """log_probs (B, T, V), lengths (B,) -> B strings."""
         return greedy_decode(log_probs, lengths, self.tokens, self.blank)
 
@@ -233,12 +241,12 @@ class BeamSearchDecoder:
         self.alpha, self.beta = (alpha if self.lm else 0.0), beta
         self._impl.set_weights(self.alpha, self.beta)
 
-    def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
+    def __call__(self, log_probs, lengths) -> list[str]:
         """log_probs (B, T, V) per-frame log-probabilities, lengths (B,) -> B strings."""
-        log_probs = log_probs.detach().float().cpu().contiguous()
+        log_probs = to_numpy(log_probs).astype(np.float32, copy=False)
         return [
-            " ".join(self._impl.decode(log_probs[b, :n].contiguous()).split())
-            for b, n in enumerate(lengths.tolist())
+            " ".join(self._impl.decode(np.ascontiguousarray(log_probs[b, :n])).split())
+            for b, n in enumerate(to_numpy(lengths).tolist())
         ]
 
 
@@ -291,10 +299,10 @@ class _FlashlightBeam:
             self.decoder = fl.LexiconDecoder(opts, self.trie, self.lm, o.space, o.blank, unk, [],
                                              False)
 
-    def decode(self, log_probs: Tensor) -> str:
-        """log_probs: (T, V) float32, contiguous."""
+    def decode(self, log_probs: np.ndarray) -> str:
+        """log_probs: (T, V) float32, C-contiguous."""
         T, V = log_probs.shape
-        results = self.decoder.decode(log_probs.data_ptr(), T, V)
+        results = self.decoder.decode(log_probs.ctypes.data, T, V)
         if not results:
             return ""
         best = results[0]
@@ -329,9 +337,9 @@ class _PyctcdecodeBeam:
     def set_weights(self, alpha: float, beta: float) -> None:
         self.decoder.reset_params(alpha=alpha, beta=beta)
 
-    def decode(self, log_probs: Tensor) -> str:
+    def decode(self, log_probs: np.ndarray) -> str:
         return self.decoder.decode(
-            log_probs.numpy(), beam_width=self.owner.beam_size,
+            log_probs, beam_width=self.owner.beam_size,
             beam_prune_logp=-self.owner.beam_threshold,
         )
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -39,8 +40,9 @@ def _recognizer(model: Model) -> Recognizer:
 def forward_log_probs(
     model: Model, records: Sequence[dict], max_batch_seconds: float = 120.0
 ) -> Iterator[tuple[list[str], Tensor, Tensor]]:
-    """Yield (ids, log_probs (B, T, V), lengths (B,)) for manifest-like records (``id``,
-    ``audio``, ``duration``), batching utterances of similar duration on the model's device."""
+    """Yield (ids, log_probs (B, T, V), lengths (B,)), torch tensors whatever the model, for
+    manifest-like records (``id``, ``audio``, ``duration``), batching utterances of similar
+    duration on the model's device."""
     model = _recognizer(model)
     sampler = DurationBucketSampler(
         [r["duration"] for r in records], max_batch_seconds, shuffle=False
@@ -50,7 +52,8 @@ def forward_log_probs(
     )
     for batch in DataLoader(dataset, batch_sampler=sampler, collate_fn=collate):
         if batch["ids"]:
-            yield batch["ids"], *model(batch["wave"], batch["wave_lengths"])
+            log_probs, lengths = model(batch["wave"], batch["wave_lengths"])
+            yield batch["ids"], torch.as_tensor(log_probs), torch.as_tensor(lengths)
 
 
 def _word_times(log_probs: Tensor, text: str, model: Recognizer) -> list[dict] | None:

@@ -35,7 +35,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from asr.features import FeatureConfig, LogMel
+from asr.dims import FeatureConfig
+from asr.features import LogMel
 from asr.model import SpeechRecognizer, StackFrontend
 from asr.recognizer import ONNX_METADATA_KEY, TORCHSCRIPT_METADATA, load_model
 
@@ -200,7 +201,7 @@ def parity(model: SpeechRecognizer, exported: str | Path, seed: int = 0) -> floa
     gen = torch.Generator().manual_seed(seed)
     lengths = torch.tensor([int(1.3 * rate), int(2.1 * rate), int(0.4 * rate)])
     wave = torch.randn(3, int(lengths.max()), generator=gen) * 0.1
-    got, got_lengths = load_model(exported)(wave, lengths)
+    got, got_lengths = map(torch.as_tensor, load_model(exported)(wave, lengths))
     with torch.no_grad():
         ref, ref_lengths = model.cpu().eval()(wave, lengths)
     if not torch.equal(got_lengths.long(), ref_lengths.long()) or got.shape != ref.shape:

@@ -12,8 +12,7 @@ inside a zero-padded batch equal its features computed alone (on its valid frame
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,8 @@ import librosa
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from asr.dims import FeatureConfig
 
 __all__ = [
     "FeatureConfig",
@@ -31,75 +32,7 @@ __all__ = [
     "lengths_to_mask",
 ]
 
-NORMALIZE_MODES = ("utterance", "global", "none")
 _STD_FLOOR = 1e-5
-
-
-@dataclass
-class FeatureConfig:
-    """Log-mel front-end settings; stored in checkpoints as a plain dict.
-
-    Round-trips through ``dataclasses.asdict(cfg)`` / ``FeatureConfig(**d)``
-    (or :meth:`to_dict` / :meth:`from_dict`).
-    """
-
-    sample_rate: int = 16000
-    n_mels: int = 80
-    win_ms: float = 25.0
-    hop_ms: float = 10.0
-    n_fft: int = 512
-    f_min: float = 0.0
-    f_max: float | None = None  # None -> sample_rate / 2
-    log_eps: float = 1e-6
-    normalize: str = "utterance"  # "utterance" | "global" | "none"
-
-    def __post_init__(self) -> None:
-        if self.normalize not in NORMALIZE_MODES:
-            raise ValueError(f"normalize: must be one of {NORMALIZE_MODES}, got {self.normalize!r}")
-        for key in ("sample_rate", "n_mels", "win_ms", "hop_ms", "log_eps"):
-            if getattr(self, key) <= 0:
-                raise ValueError(f"{key}: must be > 0, got {getattr(self, key)}")
-        for key, samples in (("win_ms", self.win_length), ("hop_ms", self.hop_length)):
-            if samples < 1:
-                raise ValueError(f"{key}: must be one sample or more, got {getattr(self, key)}")
-        if self.n_fft < self.win_length:
-            raise ValueError(f"n_fft: must be >= the window ({self.win_length} samples), "
-                             f"got {self.n_fft}")
-        if self.f_min < 0:
-            raise ValueError(f"f_min: must be >= 0, got {self.f_min}")
-        if self.fmax > self.sample_rate / 2:
-            raise ValueError(f"f_max: must be <= sample_rate/2 ({self.sample_rate / 2:g}), "
-                             f"got {self.f_max}")
-        if self.f_min >= self.fmax:
-            raise ValueError(f"f_min: must be < f_max ({self.fmax:g}), got {self.f_min}")
-
-    @property
-    def win_length(self) -> int:
-        """Window length in samples (400 for 25 ms at 16 kHz)."""
-        return int(round(self.sample_rate * self.win_ms / 1000.0))
-
-    @property
-    def hop_length(self) -> int:
-        """Hop length in samples (160 for 10 ms at 16 kHz)."""
-        return int(round(self.sample_rate * self.hop_ms / 1000.0))
-
-    @property
-    def fmax(self) -> float:
-        """Upper mel edge in Hz (``f_max`` or Nyquist)."""
-        return float(self.sample_rate) / 2 if self.f_max is None else float(self.f_max)
-
-    def num_frames(self, num_samples: int) -> int:
-        """Number of frames :class:`LogMel` yields for ``num_samples`` (center=True)."""
-        return 1 + int(num_samples) // self.hop_length
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields (what is stored in checkpoints)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> FeatureConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``TypeError``."""
-        return cls(**dict(d))
 
 
 def lengths_to_mask(lengths: Tensor, max_len: int) -> Tensor:

@@ -7,60 +7,16 @@ its own length (an exact alternative to ``pack_padded_sequence`` that keeps the 
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 
 import torch
 from torch import Tensor, nn
 
-from asr.features import FeatureConfig, LogMel, SpecAugment, lengths_to_mask
+from asr.dims import RNN_TYPES, FeatureConfig, ModelDims
+from asr.features import LogMel, SpecAugment, lengths_to_mask
 from asr.text import BLANK
 
-RNNS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-
-
-@dataclass
-class ModelDims:
-    """Everything needed to rebuild the network; stored inside every checkpoint."""
-
-    n_input: int = 80  # feature bins (F)
-    vocab_size: int = 29  # output tokens including the CTC blank (V)
-    frontend: str = "stack"  # "stack": concatenate `stack` frames; "conv": 2-D conv stack
-    stack: int = 3  # frame-stacking factor (frontend=stack)
-    conv_channels: int = 32  # frontend=conv
-    conv_time_strides: list[int] = field(default_factory=lambda: [2, 1])  # frontend=conv
-    rnn_type: str = "lstm"  # rnn | gru | lstm
-    hidden: int = 256  # units per direction
-    layers: int = 3
-    bidirectional: bool = True
-    dropout: float = 0.1  # between recurrent layers and before the output layer
-
-    def __post_init__(self) -> None:
-        if self.rnn_type not in RNNS:
-            raise ValueError(f"rnn_type: must be one of {sorted(RNNS)}, got {self.rnn_type!r}")
-        if self.frontend not in ("stack", "conv"):
-            raise ValueError(f"frontend: must be 'stack' or 'conv', got {self.frontend!r}")
-        for key, low in (("n_input", 1), ("vocab_size", 2), ("stack", 1), ("conv_channels", 1),
-                         ("hidden", 1), ("layers", 1)):
-            if getattr(self, key) < low:
-                raise ValueError(f"{key}: must be >= {low}, got {getattr(self, key)}")
-        if not self.conv_time_strides or min(self.conv_time_strides) < 1:
-            raise ValueError(f"conv_time_strides: need one or more strides >= 1, got "
-                             f"{list(self.conv_time_strides)}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
-
-    @property
-    def subsampling(self) -> int:
-        """Input feature frames per output frame: the frontend's time stride."""
-        if self.frontend == "stack":
-            return self.stack
-        return math.prod(self.conv_time_strides)
-
-    def output_length(self, frames: int) -> int:
-        """Output frames (T') for `frames` input feature frames (T): ceil(T / subsampling)
-        (each conv layer's ``(T - 1) // s + 1`` is ceil(T / s), and nested ceilings compose)."""
-        return -(-frames // self.subsampling)
+RNNS = dict(zip(RNN_TYPES, (nn.RNN, nn.GRU, nn.LSTM)))
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:

@@ -9,7 +9,8 @@ Every recognizer knows its vocabulary and ``tokens`` (the CTC blank first), its 
 of waveforms to CTC log-probs: ``model(wave (B, N), lengths (B,)) -> (log_probs (B, T', V),
 lengths (B,))``. Transcription (``asr.transcription``, also ``model.transcribe``) and
 evaluation (``asr.evaluation``) take any of them. Nothing here imports Lightning; onnxruntime
-is imported for ONNX files only.
+is imported for ONNX files only, torch for the others only: an ONNX model's recognizer returns
+numpy arrays, and ``asr transcribe --model model.onnx`` runs without importing torch.
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ import json
 import warnings
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
 from asr import transcription
-from asr.checkpoint import CheckpointError, load_network
-from asr.decode import build_decoder
-from asr.features import FeatureConfig
-from asr.model import ModelDims, SpeechRecognizer, count_parameters
+from asr.decode import build_decoder, to_numpy
+from asr.dims import CheckpointError, FeatureConfig, ModelDims
 from asr.text import BLANK
 from asr.transcription import Decoder, DecoderSpec
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 __all__ = [
     "ONNX_METADATA_KEY",
@@ -50,10 +52,11 @@ class Recognizer:
     Attributes: ``vocab`` (the characters, or BPE pieces as text, without the blank),
     ``bpe_model`` (a BPE model's sentencepiece model, base64, see `asr.bpe`; None for
     characters), ``feature_config``
-    (:class:`asr.features.FeatureConfig`), ``frame_seconds`` (one output frame), ``dims``
-    (:class:`asr.model.ModelDims`, or None), ``path`` (the file it was loaded from, or ""),
+    (:class:`asr.dims.FeatureConfig`), ``frame_seconds`` (one output frame), ``dims``
+    (:class:`asr.dims.ModelDims`, or None), ``path`` (the file it was loaded from, or ""),
     ``device``. Subclasses implement ``__call__(wave (B, N), lengths (B,)) -> (log_probs
-    (B, T', V), lengths (B,))`` for float32 waveforms at ``sample_rate`` (numpy or torch).
+    (B, T', V), lengths (B,))`` for float32 waveforms at ``sample_rate`` (numpy or torch), giving
+    torch tensors (PyTorch models) or numpy arrays (ONNX); decoders and alignment take either.
     """
 
     vocab: list[str]
@@ -62,7 +65,7 @@ class Recognizer:
     frame_seconds: float
     dims: ModelDims | None = None
     path: str = ""
-    device: torch.device = torch.device("cpu")
+    device: str | torch.device = "cpu"
 
     @property
     def tokens(self) -> list[str]:
@@ -78,7 +81,7 @@ class Recognizer:
         """Trainable parameters, where the format tells (None for ONNX)."""
         return None
 
-    def __call__(self, wave, lengths) -> tuple[Tensor, Tensor]:
+    def __call__(self, wave, lengths) -> tuple:
         raise NotImplementedError
 
     def decoder(self, decoder: DecoderSpec = None) -> Decoder:
@@ -99,6 +102,10 @@ class TorchRecognizer(Recognizer):
     frame_seconds). The network is put in eval mode; ``module`` is the network."""
 
     def __init__(self, module: nn.Module, meta: dict | None = None, path: str | Path = "") -> None:
+        import torch
+
+        from asr.model import SpeechRecognizer
+
         if meta is None:
             if not isinstance(module, SpeechRecognizer):
                 raise TypeError("a module other than SpeechRecognizer needs its metadata")
@@ -114,13 +121,17 @@ class TorchRecognizer(Recognizer):
 
     @property
     def num_parameters(self) -> int:
+        from asr.model import count_parameters
+
         return count_parameters(self.module)
 
-    @torch.inference_mode()
-    def __call__(self, wave, lengths) -> tuple[Tensor, Tensor]:
-        wave = torch.as_tensor(wave, dtype=torch.float32).to(self.device)
-        lengths = torch.as_tensor(lengths, dtype=torch.long).to(self.device)
-        return self.module(wave, lengths)
+    def __call__(self, wave, lengths) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
+        with torch.inference_mode():
+            wave = torch.as_tensor(wave, dtype=torch.float32).to(self.device)
+            lengths = torch.as_tensor(lengths, dtype=torch.long).to(self.device)
+            return self.module(wave, lengths)
 
 
 class OnnxRecognizer(Recognizer):
@@ -148,22 +159,20 @@ class OnnxRecognizer(Recognizer):
         except Exception as err:  # onnxruntime raises its own exception types
             msg = " ".join(str(err).split())[:300]
             raise CheckpointError(f"{path}: not an asr ONNX model ({msg})") from None
-        self.path, self.device = str(path), torch.device(device)
+        self.path, self.device = str(path), str(device)
         self.vocab: list[str] = meta["vocab"]
         self.bpe_model = meta.get("bpe_model")
         self.feature_config = FeatureConfig(**meta["features"])
         self.dims = ModelDims(**meta["dims"])
         self.frame_seconds: float = meta["frame_seconds"]
 
-    def __call__(self, wave, lengths) -> tuple[Tensor, Tensor]:
-        if isinstance(wave, Tensor):
-            wave, lengths = wave.cpu().numpy(), torch.as_tensor(lengths).cpu().numpy()
+    def __call__(self, wave, lengths) -> tuple[np.ndarray, np.ndarray]:
         feed = {
-            "wave": np.ascontiguousarray(np.asarray(wave, dtype=np.float32)),
-            "wave_lengths": np.asarray(lengths, dtype=np.int64),
+            "wave": np.ascontiguousarray(to_numpy(wave), dtype=np.float32),
+            "wave_lengths": to_numpy(lengths).astype(np.int64, copy=False),
         }
         log_probs, out_lengths = self.session.run(None, feed)
-        return torch.from_numpy(log_probs), torch.from_numpy(out_lengths)
+        return log_probs, out_lengths
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -182,12 +191,16 @@ def load_model(
     export (``asr export --format torchscript``) or a training checkpoint, on `device`.
 
     ``threads``: onnxruntime's intra-op threads; for PyTorch models ``torch.set_num_threads``
-    (process-wide). Raises ``asr.checkpoint.CheckpointError`` naming the file when it is none of
+    (process-wide). Raises ``asr.dims.CheckpointError`` naming the file when it is none of
     these, or for a CUDA device that is not there.
     """
     path = Path(path)
     if path.suffix == ".onnx":
         return OnnxRecognizer(path, str(device), threads)
+    import torch
+
+    from asr.checkpoint import load_network
+
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise CheckpointError(f"--device {device}: no CUDA device (torch {torch.__version__})")
     if threads:

@@ -42,8 +42,9 @@ from asr.config import OptimConfig, model_dims, section, trainer_args, vocabular
 from asr.data.loader import ASRDataModule
 from asr.data.manifest import PrepareReport, read_manifest
 from asr.decode import greedy_decode
-from asr.features import FeatureConfig, compute_cmvn
-from asr.model import ModelDims, SpeechRecognizer, count_parameters
+from asr.dims import FeatureConfig, ModelDims
+from asr.features import compute_cmvn
+from asr.model import SpeechRecognizer, count_parameters
 from asr.score import char_errors, word_errors
 
 __all__ = ["AtomicCheckpointIO", "CTCModule", "TrainingError", "build_module", "fit"]

@@ -30,14 +30,17 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from asr.align import Word, word_timestamps
 from asr.audio import AudioError, audio_info, read_blocks
-from asr.decode import DecodeConfig, build_decoder
+from asr.decode import DecodeConfig, build_decoder, to_numpy
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Segment",
@@ -49,10 +52,10 @@ __all__ = [
     "transcribe_files",
 ]
 
-Decoder = Callable[[torch.Tensor, torch.Tensor], list[str]]  # (log_probs, lengths) -> texts
+Decoder = Callable[[Any, Any], list[str]]  # (log_probs, lengths) -> texts, numpy or torch
 # what `decoder` arguments take: see `asr.decode.build_decoder`
 DecoderSpec = Decoder | DecodeConfig | dict | str | None
-Audio = str | Path | np.ndarray | torch.Tensor  # a file, or mono samples at the model's rate
+Audio = Union[str, Path, np.ndarray, "torch.Tensor"]  # a file, or mono samples at the model's rate
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,7 @@ def _recognize(recognizer, decoder: Decoder, tokens: list[str], batch: list[_Win
         row[: w.wave.size] = w.wave
     log_probs, lengths = recognizer(wave, np.array([w.wave.size for w in live]))
     texts = decoder(log_probs, lengths)
-    log_probs, lengths = log_probs.float().cpu(), lengths.cpu().tolist()
+    log_probs, lengths = to_numpy(log_probs), to_numpy(lengths).tolist()
     found = iter(
         word_timestamps(log_probs[b, : lengths[b]], text, tokens, recognizer.frame_seconds, w.start)
         for b, (w, text) in enumerate(zip(live, texts))
@@ -254,7 +257,7 @@ def _source(audio) -> Path | np.ndarray:
     """A path, or a waveform as a 1-D float32 array."""
     if isinstance(audio, (str, Path)):
         return Path(audio)
-    wave = np.asarray(audio.cpu() if isinstance(audio, torch.Tensor) else audio, np.float32)
+    wave = to_numpy(audio).astype(np.float32, copy=False)
     if wave.ndim != 1:
         raise ValueError(f"a waveform must be 1-D (mono samples), got shape {wave.shape}")
     return wave
@@ -372,7 +375,7 @@ def transcribe(
     `transcribe_files` (default greedy). An unreadable file raises ``asr.audio.AudioError``
     naming it.
     """
-    single = isinstance(audio, (str, Path, np.ndarray, torch.Tensor))
+    single = isinstance(audio, (str, Path, np.ndarray)) or hasattr(audio, "detach")  # a tensor
     results = []
     for _, result in transcribe_files(
         model, [audio] if single else list(audio), decoder, chunk_seconds, overlap_seconds,

@@ -28,6 +28,8 @@ NO_LIGHTNING = (
     "import sys; sys.modules['lightning'] = sys.modules['pytorch_lightning'] = None; "
     "from asr.cli import main; sys.exit(main(sys.argv[1:]))"
 )
+# ... and importing torch too: an ONNX model is transcribed without either
+NO_TORCH = NO_LIGHTNING.replace("= None;", "= sys.modules['torch'] = None;")
 
 
 def asr(capsys, *args: str) -> subprocess.CompletedProcess:
@@ -38,10 +40,11 @@ def asr(capsys, *args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, code, out.out, out.err)
 
 
-def asr_without_lightning(*args: str) -> subprocess.CompletedProcess:
-    """`asr ARGS` in a fresh process where importing Lightning fails."""
+def asr_without_lightning(*args: str, torch_too: bool = False) -> subprocess.CompletedProcess:
+    """`asr ARGS` in a fresh process where importing Lightning (and torch) fails."""
+    code = NO_TORCH if torch_too else NO_LIGHTNING
     return subprocess.run(
-        [sys.executable, "-c", NO_LIGHTNING, *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300
     )
 
 
@@ -64,7 +67,7 @@ def max_diff(a, b, lengths) -> float:
     return float(((a - b).abs() * valid).max())
 
 
-def test_onnx_parity_and_transcribe_without_lightning(trained, tmp_path, capsys):
+def test_onnx_parity_and_transcribe_without_torch(trained, tmp_path, capsys):
     ckpt, val = trained
     onnx_path = tmp_path / "model.onnx"
     cli_export(capsys, ckpt, "onnx", onnx_path)
@@ -82,11 +85,21 @@ def test_onnx_parity_and_transcribe_without_lightning(trained, tmp_path, capsys)
     meta = json.loads(session.get_modelmeta().custom_metadata_map["asr"])
     assert meta["vocab"] == model.vocab and meta["frame_seconds"] == 0.03
 
-    by_ckpt = asr(capsys, "transcribe", *paths, "--checkpoint", str(ckpt), "--json")
-    by_onnx = asr_without_lightning("transcribe", *paths, "--model", str(onnx_path), "--json")
-    assert by_onnx.returncode == 0, by_onnx.stderr
-    texts = [r["text"] for r in json.loads(by_ckpt.stdout)]
-    assert [r["text"] for r in json.loads(by_onnx.stdout)] == texts
+    for decoder in ("greedy", "beam"):  # greedy, and the lexicon-free beam (flashlight-text)
+        args = (*paths, "--decoder", decoder, "--json")
+        by_ckpt = asr(capsys, "transcribe", *args, "--checkpoint", str(ckpt))
+        by_onnx = asr_without_lightning("transcribe", *args, "--model", str(onnx_path),
+                                        torch_too=True)
+        assert by_onnx.returncode == 0, by_onnx.stderr
+        # the same texts and the same word times (forced alignment) as from the checkpoint
+        want = [[(w["word"], w["start"], w["end"]) for s in r["segments"] for w in s["words"]]
+                for r in json.loads(by_ckpt.stdout)]
+        got = [[(w["word"], w["start"], w["end"]) for s in r["segments"] for w in s["words"]]
+               for r in json.loads(by_onnx.stdout)]
+        assert got == want and any(want), decoder
+    broken = asr_without_lightning("transcribe", *paths, "--checkpoint", str(ckpt),
+                                   torch_too=True)
+    assert broken.returncode != 0  # the check above can fail: a checkpoint needs torch
 
 
 def test_torchscript_parity(trained, tmp_path, capsys):
@@ -123,6 +136,9 @@ def test_one_loading_path_for_checkpoints_torchscript_and_onnx(trained, tmp_path
         assert model.frame_seconds == module.frame_seconds == 0.03
         assert model.sample_rate == 16000 and model.dims == module.dims
         got, got_lengths = model(wave.numpy(), lengths.numpy())
+        # PyTorch models give tensors, ONNX numpy arrays (no torch needed); decoders take both
+        assert isinstance(got, np.ndarray if name == "onnx" else torch.Tensor)
+        got, got_lengths = torch.as_tensor(got), torch.as_tensor(got_lengths)
         assert torch.equal(got_lengths.long(), ref_lengths)
         assert max_diff(got, ref, ref_lengths) < 1e-4
         summary = evaluate(model, val, tmp_path / name)
@@ -210,7 +226,7 @@ def test_int8_onnx_is_smaller_close_and_transcribes_the_same(trained, tmp_path, 
     wave, lengths, paths = padded_batch(val)
     with torch.no_grad():
         ref, ref_lengths = load_network(ckpt)(wave, lengths)
-    got, got_lengths = recognizer(wave, lengths)
+    got, got_lengths = map(torch.from_numpy, recognizer(wave, lengths))
     assert torch.equal(got_lengths, ref_lengths)
     assert 0 < max_diff(got, ref, ref_lengths) < 1.0  # quantised: close, not equal
     by_full = asr(capsys, "transcribe", *paths, "--model", str(full), "--json")

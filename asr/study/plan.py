@@ -17,7 +17,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from asr.config import model_dims
-from asr.model import Encoder, ModelDims, count_parameters, hidden_for_parameters
+from asr.dims import ModelDims
+from asr.model import Encoder, count_parameters, hidden_for_parameters
 
 CELLS = ("rnn", "gru", "lstm")
 
