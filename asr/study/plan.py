@@ -17,10 +17,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from asr.config import model_dims
-from asr.dims import ModelDims
+from asr.dims import RNN_TYPES, ModelDims
 from asr.model import Encoder, count_parameters, hidden_for_parameters
 
-CELLS = ("rnn", "gru", "lstm")
+CELLS = RNN_TYPES  # the study compares all three: rnn, gru, lstm
 
 
 @dataclass(frozen=True)
