@@ -11,4 +11,9 @@ cd "$root"
 ASR_TEST_TOOLS=1 bash scripts/setup.sh  # also the encoders and browser the tests use
 venv="${ASR_VENV:-$root/.venv}"
 "$venv/bin/ruff" check asr tests scripts
+# librosa's numba gufuncs (compiled when these modules are imported, cached in the venv) are
+# compiled once here, in one process: two processes compiling them at the same time can leave a
+# cache that crashes the next process that loads it (numba issue #10128; seen once in a fresh
+# clone, a segfault in librosa.pyin of test_synth_engines). About 30 s once, then cached.
+"$venv/bin/python" -c "import librosa.util.utils, librosa.beat, librosa.core.audio, librosa.core.pitch"
 "$venv/bin/python" -m pytest -q -m "slow or not slow" "$@"
