@@ -49,7 +49,7 @@ class Word:
 
 
 def _numpy(log_probs) -> np.ndarray:
-    lp = to_numpy(log_probs).astype(np.float32, copy=False)
+    lp = to_numpy(log_probs, np.float32)
     if lp.ndim != 2:
         raise ValueError(f"expected log-probs of shape (T, V), got {lp.shape}")
     return lp

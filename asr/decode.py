@@ -23,13 +23,13 @@ from asr.text import Speller
 log = logging.getLogger(__name__)
 
 
-def to_numpy(x) -> np.ndarray:
-    """A numpy array of a torch tensor (any device and dtype: float tensors become float32) or
-    of anything numpy takes, without copying what is already a numpy array."""
+def to_numpy(x, dtype=None) -> np.ndarray:
+    """A numpy array (of `dtype` if given) of a torch tensor (any device and dtype: float tensors
+    become float32) or of anything numpy takes, without copying what needs no conversion."""
     if hasattr(x, "detach"):  # a torch tensor
         x = x.detach().cpu()
         x = (x.float() if x.is_floating_point() else x).numpy()
-    return np.asarray(x)
+    return np.asarray(x, dtype=dtype)
 
 
 def greedy_decode(log_probs, lengths, tokens: Sequence[str], blank: int = 0) -> list[str]:
@@ -243,7 +243,7 @@ class BeamSearchDecoder:
 
     def __call__(self, log_probs, lengths) -> list[str]:
         """log_probs (B, T, V) per-frame log-probabilities, lengths (B,) -> B strings."""
-        log_probs = to_numpy(log_probs).astype(np.float32, copy=False)
+        log_probs = to_numpy(log_probs, np.float32)
         return [
             " ".join(self._impl.decode(np.ascontiguousarray(log_probs[b, :n])).split())
             for b, n in enumerate(to_numpy(lengths).tolist())

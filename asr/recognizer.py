@@ -168,8 +168,8 @@ class OnnxRecognizer(Recognizer):
 
     def __call__(self, wave, lengths) -> tuple[np.ndarray, np.ndarray]:
         feed = {
-            "wave": np.ascontiguousarray(to_numpy(wave), dtype=np.float32),
-            "wave_lengths": to_numpy(lengths).astype(np.int64, copy=False),
+            "wave": np.ascontiguousarray(to_numpy(wave, np.float32)),
+            "wave_lengths": to_numpy(lengths, np.int64),
         }
         log_probs, out_lengths = self.session.run(None, feed)
         return log_probs, out_lengths

@@ -257,7 +257,7 @@ def _source(audio) -> Path | np.ndarray:
     """A path, or a waveform as a 1-D float32 array."""
     if isinstance(audio, (str, Path)):
         return Path(audio)
-    wave = to_numpy(audio).astype(np.float32, copy=False)
+    wave = to_numpy(audio, np.float32)
     if wave.ndim != 1:
         raise ValueError(f"a waveform must be 1-D (mono samples), got shape {wave.shape}")
     return wave
