@@ -22,7 +22,7 @@
 # --sentences: id|text sentences to synthesize (default: DATA_DIR/metadata.csv); held-out ones are
 #   always left out.
 # --pretrained: the model fine-tuned: mini_librispeech (the default: the best checkpoint of
-#   recipes/mini_librispeech/exp, which bash recipes/mini_librispeech/run.sh trains; test 26.92 %
+#   recipes/mini_librispeech/exp, which bash recipes/mini_librispeech/run.sh trains; test 20.41 %
 #   with the LM against 38.76 % from the synthetic pretraining, README.md), synthetic (stages 3-4
 #   train it), or a checkpoint of the default 3 x 256 model.
 # --synth N: synthetic sentences (default 8000). --engines: synthesizers (default espeak-ng,flite).
