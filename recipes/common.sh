@@ -85,13 +85,36 @@ print_results() {
   echo "hypotheses: $2/hyps.jsonl"
   echo "report: $2/report/report.html (also report.md, report.json)"
 }
-# 3-gram LM from text file $4 (sentences of file $5 left out), alpha/beta tuned on $data/dev.jsonl,
-# beam search on $data/test.jsonl with its report, compared with the greedy report of
-# $exp/eval_test. Args: checkpoint, data dir, experiment dir, LM text, held-out text.
+# The LM of a large text corpus: in $lm_ext, "bin" when KenLM's lmplz is there (installed by
+# scripts/setup.sh with ASR_KENLM=1), else "arpa"; in $lm_build, the asr lm build options that
+# go with it: --binary --prune $1 (e.g. "0 1"), or none (the Python estimator, unpruned)
+kenlm_options() {
+  local prune
+  if [ -x "$venv/bin/lmplz" ] || command -v lmplz >/dev/null; then
+    read -r -a prune <<< "$1"; lm_ext=bin; lm_build=(--binary --prune "${prune[@]}")
+  else
+    lm_ext=arpa; lm_build=()
+  fi
+}
+# The LM, alpha/beta tuned on $data/dev.jsonl, beam search on $data/test.jsonl with its report,
+# compared with the greedy report of $exp/eval_test. Args: checkpoint, data dir, experiment dir,
+# LM text, held-out text (its sentences are left out of the LM), and optionally a large text
+# corpus: without it a 3-gram of the LM text; with it a 4-gram of both, pruned (singleton 3- and
+# 4-grams) and binarised where KenLM is there, tuned on the grid of a large vocabulary.
 lm_beam_search() {
-  local ckpt=$1 data=$2 exp=$3 lm=$3/lm/3gram.arpa
-  asr lm build --text "$4" --exclude "$5" --order 3 --out "$lm"
-  asr lm tune --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm"
+  local ckpt=$1 data=$2 exp=$3 lm grid=()
+  mkdir -p "$exp/lm"
+  if [ -n "${6:-}" ]; then
+    kenlm_options "0 1"; lm=$exp/lm/4gram.$lm_ext
+    # word bonuses above 0 make a large lexicon insert short words (mini_librispeech/README.md)
+    grid=(--alphas 1,1.5,2,2.5,3 --betas=-2,-1,0)
+    asr lm build --text "$6" "$4" --exclude "$5" --order 4 --out "$exp/lm/4gram.arpa" \
+      --dev-text "$data/dev.jsonl" "${lm_build[@]}" | tee "$exp/lm/build.json"
+  else
+    lm=$exp/lm/3gram.arpa
+    asr lm build --text "$4" --exclude "$5" --order 3 --out "$lm"
+  fi
+  asr lm tune --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm" "${grid[@]}"
   asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test_lm" \
     --lm "$lm" --report "$exp/eval_test_lm/report" --train-log "$exp"
   asr compare "$exp/eval_test/report" "$exp/eval_test_lm/report" --out "$exp/compare_greedy_lm"

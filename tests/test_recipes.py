@@ -216,8 +216,12 @@ def assert_report(report_dir, utterances: int) -> None:
 
 @pytest.mark.slow
 def test_ljspeech_recipe_smoke(tmp_path):
-    """prepare -> synthesize -> pretrain -> fine-tune from it -> average -> evaluate -> LM."""
+    """prepare -> synthesize -> pretrain -> fine-tune from it -> average -> evaluate -> a 4-gram
+    of --lm-text and the training sentences, without the held-out ones."""
     data = shared_data("ljspeech") or make_ljspeech(tmp_path / "LJSpeech-1.1", n=12)
+    lm_text = tmp_path / "books.txt"  # every sentence of the corpus, held-out ones included
+    lm_text.write_text("".join(line.rsplit("|", 1)[1] + "\n" for line in
+                               (data / "metadata.csv").read_text().splitlines()) + "zyzzyva\n")
     proc = run_recipe(
         "ljspeech",
         "--stage",
@@ -238,6 +242,8 @@ def test_ljspeech_recipe_smoke(tmp_path):
         "1",
         "--average",
         "3",
+        "--lm-text",
+        str(lm_text),
     )
     for stage in range(1, 10):
         assert f"stage {stage}:" in proc.stdout
@@ -264,8 +270,12 @@ def test_ljspeech_recipe_smoke(tmp_path):
         assert summary["utterances"] == 1
         assert summary["checkpoint"]["path"].endswith("averaged.ckpt")
         assert_report(tmp_path / "exp" / f"eval_{split}" / "report", utterances=1)
+    build = json.loads((tmp_path / "exp" / "lm" / "build.json").read_text())
+    assert build["order"] == 4 and build["excluded"] == len(heldout)
     lm_summary = json.loads((tmp_path / "exp" / "eval_test_lm" / "wer.json").read_text())
     assert lm_summary["decoder"]["type"] == "beam"
+    assert lm_summary["decoder"]["lm"].startswith(str(tmp_path / "exp" / "lm" / "4gram."))
+    assert "ZYZZYVA" in lm_vocabulary(lm_summary["decoder"]["lm"])
     assert (tmp_path / "exp" / "compare_greedy_lm" / "compare.md").is_file()
 
 

@@ -105,9 +105,7 @@ if run_stage 7; then
   done
 fi
 if [ -n "$lm_text" ]; then
-  lm=$exp/lm/${lm_order}gram.arpa
-  kenlm=0; [ -x "$venv/bin/lmplz" ] || command -v lmplz >/dev/null && kenlm=1
-  [ "$kenlm" = 1 ] && lm=${lm%.arpa}.bin
+  kenlm_options "$lm_prune"; lm=$exp/lm/${lm_order}gram.$lm_ext
 else
   lm=$exp/lm/3-gram.pruned.1e-7.arpa.gz
 fi
@@ -115,9 +113,8 @@ if run_stage 8; then
   if [ -n "$lm_text" ]; then
     say 8 "$lm_order-gram LM from $lm_text"
     mkdir -p "$exp/lm"
-    build=(); [ "$kenlm" = 1 ] && read -r -a prune <<< "$lm_prune" && build=(--binary --prune "${prune[@]}")
     asr lm build --text "$lm_text" --order "$lm_order" --out "$exp/lm/${lm_order}gram.arpa" \
-      --exclude "$data/test.jsonl" --dev-text "$data/dev.jsonl" "${build[@]}" \
+      --exclude "$data/test.jsonl" --dev-text "$data/dev.jsonl" "${lm_build[@]}" \
       | tee "$exp/lm/build.json"
   else
     say 8 "the official LibriSpeech 3-gram LM (OpenSLR 11)"
