@@ -85,6 +85,9 @@ print_results() {
   echo "hypotheses: $2/hyps.jsonl"
   echo "report: $2/report/report.html (also report.md, report.json)"
 }
+# asr lm tune's grid for an LM of a large vocabulary: word bonuses above 0 make it insert short
+# words (measured, recipes/mini_librispeech/README.md), and each point decodes the whole dev set
+large_lm_grid=(--alphas 1,1.5,2,2.5,3 --betas=-2,-1,0)
 # The LM of a large text corpus: in $lm_ext, "bin" when KenLM's lmplz is there (installed by
 # scripts/setup.sh with ASR_KENLM=1), else "arpa"; in $lm_build, the asr lm build options that
 # go with it: --binary --prune $1 (e.g. "0 1"), or none (the Python estimator, unpruned)
@@ -105,9 +108,7 @@ lm_beam_search() {
   local ckpt=$1 data=$2 exp=$3 lm grid=()
   mkdir -p "$exp/lm"
   if [ -n "${6:-}" ]; then
-    kenlm_options "0 1"; lm=$exp/lm/4gram.$lm_ext
-    # word bonuses above 0 make a large lexicon insert short words (mini_librispeech/README.md)
-    grid=(--alphas 1,1.5,2,2.5,3 --betas=-2,-1,0)
+    kenlm_options "0 1"; lm=$exp/lm/4gram.$lm_ext; grid=("${large_lm_grid[@]}")
     asr lm build --text "$6" "$4" --exclude "$5" --order 4 --out "$exp/lm/4gram.arpa" \
       --dev-text "$data/dev.jsonl" "${lm_build[@]}" | tee "$exp/lm/build.json"
   else

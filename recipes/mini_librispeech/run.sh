@@ -123,10 +123,7 @@ if run_stage 8; then
 fi
 if run_stage 9; then
   say 9 "tune alpha/beta on dev; beam search + LM"
-  # a grid for a large-vocabulary LM: word bonuses above 0 insert short words (measured,
-  # README.md), and each point decodes the whole dev set (about a minute here)
-  asr lm tune --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm" \
-    --alphas 1,1.5,2,2.5,3 --betas=-2,-1,0
+  asr lm tune --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm" "${large_lm_grid[@]}"
   for s in "${eval_sets[@]:1}"; do
     asr evaluate --checkpoint "$ckpt" --manifest "$data/$s.jsonl" --out-dir "$exp/eval_${s}_lm" \
       --lm "$lm" --report "$exp/eval_${s}_lm/report" --train-log "$exp"
