@@ -187,7 +187,8 @@ class TrainConfig:
     seed: int = 0
     exp_dir: str = "exp/default"
     resume: str | None = None  # checkpoint to continue from (<exp_dir>/checkpoints/last.ckpt)
-    init_from: str | None = None  # fine-tuning: these weights; a fresh optimizer and schedule
+    init_from: str | None = None  # fine-tuning: these weights (and the model dimensions left at
+    # their defaults here); a fresh optimizer and schedule
     freeze: FreezeConfig = field(default_factory=FreezeConfig)  # with init_from
     data: DataConfig = field(default_factory=DataConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)

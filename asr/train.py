@@ -37,7 +37,13 @@ from asr.callbacks import (
     SkipBadSteps,
     TrainingError,
 )
-from asr.checkpoint import BEST_CHECKPOINT, init_weights, read_checkpoint, save_atomic
+from asr.checkpoint import (
+    BEST_CHECKPOINT,
+    init_weights,
+    model_description,
+    read_checkpoint,
+    save_atomic,
+)
 from asr.config import OptimConfig, model_dims, section, trainer_args, vocabulary
 from asr.data.loader import ASRDataModule
 from asr.data.manifest import PrepareReport, read_manifest
@@ -224,6 +230,23 @@ def build_module(cfg: DictConfig) -> CTCModule:
     )
 
 
+def _follow_checkpoint(cfg: DictConfig) -> None:
+    """Fine-tuning: the model dimensions that `cfg` leaves at their defaults take the ``init_from``
+    checkpoint's values, so one fine-tuning config serves pretrained models of any size, as
+    ``from_pretrained`` does elsewhere. Dropout stays the config's. An explicit value that differs
+    is left for `init_weights` to refuse."""
+    found = model_description(cfg.init_from, read_checkpoint(cfg.init_from))["dims"]
+    default = asdict(ModelDims())
+    follow = {k: v for k, v in found.items()
+              if k in default and k not in ("n_input", "vocab_size", "dropout")
+              and cfg.model[k] == default[k] and v != default[k]}
+    if follow:
+        log.info("model dimensions of %s: %s", cfg.init_from,
+                 ", ".join(f"{k}={v}" for k, v in follow.items()))
+        for k, v in follow.items():
+            cfg.model[k] = v
+
+
 def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     """Train from a config (`asr.config.load_config`). Returns the finished Trainer.
 
@@ -231,11 +254,14 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     tb/version_N/ (TensorBoard) and config.yaml (the resolved config). ``last.ckpt`` is rewritten
     after every validation and every ``checkpoint.every_n_steps`` training steps;
     ``checkpoint.keep_epochs`` keeps epochNN.ckpt of the last epochs too. ``init_from`` starts
-    from a checkpoint's weights (``freeze``: parts kept fixed for the first steps). `callbacks`
+    from a checkpoint's weights and dimensions (`_follow_checkpoint`; ``freeze``: parts kept
+    fixed for the first steps). `callbacks`
     are added to the Trainer's.
     """
     L.seed_everything(cfg.seed, workers=True)
     exp = Path(cfg.exp_dir)
+    if cfg.init_from:
+        _follow_checkpoint(cfg)
     module = build_module(cfg)
     if cfg.init_from and not cfg.resume:  # fine-tuning: the weights (and CMVN) of a checkpoint
         init_weights(module.model, cfg.init_from)

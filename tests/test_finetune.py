@@ -1,9 +1,12 @@
 """Fine-tuning from a checkpoint (init_from, freezing) and checkpoint averaging."""
 
+import json
+
 import pytest
 import torch
 from conftest import tiny_run
 from lightning.pytorch.callbacks import Callback
+from omegaconf import OmegaConf
 
 from asr.checkpoint import (
     CheckpointError,
@@ -42,6 +45,25 @@ def test_init_from_takes_the_weights_only(trained, tmp_path):
     assert all(torch.equal(snap.at[0][k], v) for k, v in start.items())  # CMVN included
     assert trainer.global_step == trainer.num_training_batches  # a fresh step count
     assert trainer.lightning_module.model.dims.dropout == 0.3  # dropout may differ
+
+
+def test_init_from_gives_the_model_the_checkpoints_dimensions(trained, tmp_path):
+    """A fine-tuning config that leaves the model at its defaults (3 x 256) fine-tunes the tiny
+    2 x 16 checkpoint: its dimensions are taken, its weights loaded, and the run's saved config
+    says so; dropout stays the config's."""
+    ckpt, _ = trained
+    cfg, _ = tiny_run(tmp_path)
+    plain = json.loads(cfg.read_text())
+    del plain["model"]
+    cfg.write_text(json.dumps(plain))
+    snap = Snapshots({0})
+    trainer = fit(load_config(cfg, [f"init_from={ckpt}", "model.dropout=0.2"]), callbacks=[snap])
+    dims = trainer.lightning_module.model.dims
+    assert (dims.layers, dims.hidden, dims.dropout) == (2, 16, 0.2)
+    start = read_checkpoint(ckpt)["state_dict"]
+    assert all(torch.equal(v, start[f"model.{k}"]) for k, v in snap.at[0].items())
+    saved = OmegaConf.load(tmp_path / "exp" / "config.yaml")
+    assert (saved.model.layers, saved.model.hidden) == (2, 16)
 
 
 @pytest.mark.parametrize(

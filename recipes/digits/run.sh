@@ -23,7 +23,7 @@
 #            (the default: the best checkpoint of recipes/mini_librispeech/exp, which
 #            bash recipes/mini_librispeech/run.sh trains; mean 75.00 % with the lexicon against
 #            70.84 % from the LJ Speech synthetic pretraining and 64.92 % from scratch, README.md),
-#            a checkpoint of the default 3 x 256 model, or none (every fold from scratch).
+#            any other checkpoint (its model's size is kept), or none (every fold from scratch).
 # --limit N: at most N recordings per split (smoke tests).
 # Extra key=value arguments override conf/digits.yaml (e.g. model.hidden=64).
 set -euo pipefail

@@ -25,7 +25,7 @@
 # --pretrained: the model fine-tuned: mini_librispeech (the default: the best checkpoint of
 #   recipes/mini_librispeech/exp, which bash recipes/mini_librispeech/run.sh trains; test 20.41 %
 #   with the LM against 38.76 % from the synthetic pretraining, README.md), synthetic (stages 3-4
-#   train it), or a checkpoint of the default 3 x 256 model.
+#   train it), or any other checkpoint (its model's size is kept).
 # --synth N: synthetic sentences (default 8000). --engines: synthesizers (default espeak-ng,flite).
 # --real-repeat N: copies of each real clip per fine-tuning epoch (default 3). --ft-synth N:
 #   synthetic sentences (the first of data/synth.jsonl) kept in the fine-tuning (default 0).
