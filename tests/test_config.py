@@ -212,6 +212,10 @@ def test_every_shipped_config_loads(capsys):
     model = OmegaConf.load(REPO / "conf" / "model" / "deepspeech2.yaml").model
     assert {k: ds2.model[k] for k in model} == dict(model)
     assert "model" not in OmegaConf.load(REPO / "conf" / "librispeech_100.yaml")
+    # Mini LibriSpeech's training starts from its pretraining: one model for both
+    mini, pre = (load_config(REPO / "conf" / f"mini_librispeech{s}.yaml")
+                 for s in ("", "_pretrain"))
+    assert mini.model == pre.model and (mini.model.layers, mini.model.hidden) == (4, 320)
 
 
 def test_asr_config_prints_the_resolved_config(capsys):
