@@ -255,8 +255,7 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     after every validation and every ``checkpoint.every_n_steps`` training steps;
     ``checkpoint.keep_epochs`` keeps epochNN.ckpt of the last epochs too. ``init_from`` starts
     from a checkpoint's weights and dimensions (`_follow_checkpoint`; ``freeze``: parts kept
-    fixed for the first steps). `callbacks`
-    are added to the Trainer's.
+    fixed for the first steps). `callbacks` are added to the Trainer's.
     """
     L.seed_everything(cfg.seed, workers=True)
     exp = Path(cfg.exp_dir)
