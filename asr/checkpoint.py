@@ -146,12 +146,12 @@ def average_checkpoints(paths: list[str | Path]) -> dict:
     }
 
 
-def init_weights(model: SpeechRecognizer, path: str | Path) -> None:
-    """Load the weights of training checkpoint `path` (CMVN statistics included) into `model`,
-    for fine-tuning: nothing else of the checkpoint (optimizer, schedule, step count) is used.
-    Dimensions (dropout aside), features and vocabulary must be the same; a difference is a
-    one-line `CheckpointError` naming the first keys that differ."""
-    ckpt = read_checkpoint(path)
+def init_weights(model: SpeechRecognizer, path: str | Path, ckpt: dict) -> None:
+    """Load the weights of training checkpoint `ckpt`, read from `path` (`read_checkpoint`; CMVN
+    statistics included) into `model`, for fine-tuning: nothing else of the checkpoint
+    (optimizer, schedule, step count) is used. Dimensions (dropout aside), features and
+    vocabulary must be the same; a difference is a one-line `CheckpointError` naming the first
+    keys that differ."""
     found = model_description(path, ckpt)
     found["dims"] = {**found["dims"], "dropout": model.dims.dropout}  # free to change
     expected = model.config()

@@ -230,12 +230,12 @@ def build_module(cfg: DictConfig) -> CTCModule:
     )
 
 
-def _follow_checkpoint(cfg: DictConfig) -> None:
-    """Fine-tuning: the model dimensions that `cfg` leaves at their defaults take the ``init_from``
-    checkpoint's values, so one fine-tuning config serves pretrained models of any size, as
-    ``from_pretrained`` does elsewhere. Dropout stays the config's. An explicit value that differs
-    is left for `init_weights` to refuse."""
-    found = model_description(cfg.init_from, read_checkpoint(cfg.init_from))["dims"]
+def _follow_checkpoint(cfg: DictConfig, ckpt: dict) -> None:
+    """Fine-tuning: the model dimensions that `cfg` leaves at their defaults take the values of
+    `ckpt`, the ``init_from`` checkpoint, so one fine-tuning config serves pretrained models of
+    any size, as ``from_pretrained`` does elsewhere. Dropout stays the config's. An explicit
+    value that differs is left for `init_weights` to refuse."""
+    found = model_description(cfg.init_from, ckpt)["dims"]
     default = asdict(ModelDims())
     follow = {k: v for k, v in found.items()
               if k in default and k not in ("n_input", "vocab_size", "dropout")
@@ -259,14 +259,16 @@ def fit(cfg: DictConfig, callbacks: list[Callback] | None = None) -> L.Trainer:
     """
     L.seed_everything(cfg.seed, workers=True)
     exp = Path(cfg.exp_dir)
-    if cfg.init_from:
-        _follow_checkpoint(cfg)
+    pretrained = read_checkpoint(cfg.init_from) if cfg.init_from else None
+    if pretrained:
+        _follow_checkpoint(cfg, pretrained)
     module = build_module(cfg)
-    if cfg.init_from and not cfg.resume:  # fine-tuning: the weights (and CMVN) of a checkpoint
-        init_weights(module.model, cfg.init_from)
+    if pretrained and not cfg.resume:  # fine-tuning: the weights (and CMVN) of a checkpoint
+        init_weights(module.model, cfg.init_from, pretrained)
         log.info("weights from %s", cfg.init_from)
     elif cfg.features.normalize == "global" and not cfg.resume:
         _global_cmvn(module, cfg.data.train_manifest, cfg.data.cmvn_utterances)
+    del pretrained  # its optimizer state too: not held through the training
     data_args = section(cfg, "data")
     del data_args["cmvn_utterances"]
     rate = cfg.features.sample_rate
