@@ -88,6 +88,9 @@ print_results() {
 # asr lm tune's grid for an LM of a large vocabulary: word bonuses above 0 make it insert short
 # words (measured, recipes/mini_librispeech/README.md), and each point decodes the whole dev set
 large_lm_grid=(--alphas 1,1.5,2,2.5,3 --betas=-2,-1,0)
+# beams kept when the test set is decoded with the LM (asr evaluate --beam-size; the --beam of the
+# recipes with a large LM, which set 500); asr lm tune keeps 50: each grid point decodes all of dev
+beam=50
 # The LM of a large text corpus: in $lm_ext, "bin" when KenLM's lmplz is there (installed by
 # scripts/setup.sh with ASR_KENLM=1), else "arpa"; in $lm_build, the asr lm build options that
 # go with it: --binary --prune $1 (e.g. "0 1"), or none (the Python estimator, unpruned)
@@ -117,6 +120,6 @@ lm_beam_search() {
   fi
   asr lm tune --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm" "${grid[@]}"
   asr evaluate --checkpoint "$ckpt" --manifest "$data/test.jsonl" --out-dir "$exp/eval_test_lm" \
-    --lm "$lm" --report "$exp/eval_test_lm/report" --train-log "$exp"
+    --lm "$lm" --beam-size "$beam" --report "$exp/eval_test_lm/report" --train-log "$exp"
   asr compare "$exp/eval_test/report" "$exp/eval_test_lm/report" --out "$exp/compare_greedy_lm"
 }

@@ -274,6 +274,7 @@ def test_ljspeech_recipe_smoke(tmp_path):
     assert build["order"] == 4 and build["excluded"] == len(heldout)
     lm_summary = json.loads((tmp_path / "exp" / "eval_test_lm" / "wer.json").read_text())
     assert lm_summary["decoder"]["type"] == "beam"
+    assert lm_summary["decoder"]["beam_size"] == 500  # the recipe's --beam, not asr's 50
     assert lm_summary["decoder"]["lm"].startswith(str(tmp_path / "exp" / "lm" / "4gram."))
     assert "ZYZZYVA" in lm_vocabulary(lm_summary["decoder"]["lm"])
     assert (tmp_path / "exp" / "compare_greedy_lm" / "compare.md").is_file()
@@ -295,7 +296,7 @@ def test_mini_librispeech_recipe_smoke(tmp_path):
     proc = run_recipe("mini_librispeech", "--stage", "1", "--dir", str(tmp_path / "r"),
                       "--data-dir", str(root), "--lm-text", str(text), "--dev-speakers", "1",
                       "--test-speakers", "2", "--synth", "4" if synth else "0",
-                      "--engines", "espeak-ng")
+                      "--engines", "espeak-ng", "--beam", "7")
     for stage in (1, 2, 5, 7, 8, 9, 10, *((3, 4) if synth else ())):
         assert f"stage {stage}:" in proc.stdout
     r = tmp_path / "r"
@@ -309,10 +310,12 @@ def test_mini_librispeech_recipe_smoke(tmp_path):
     for name, decoder in (("eval_test", "greedy"), ("eval_test_lm", "beam")):
         summary = json.loads((r / "exp" / name / "wer.json").read_text())
         assert summary["utterances"] == 6 and summary["decoder"]["type"] == decoder
+    assert summary["decoder"]["beam_size"] == 7  # --beam
     build = json.loads((r / "exp" / "lm" / "build.json").read_text())
     assert build["order"] == 4 and build["dev"]["perplexity"] > 1
     model, lm = (line.split(": ", 1)[1] for line in proc.stdout.strip().splitlines()[-2:])
     assert proc.stdout.strip().splitlines()[-2].startswith("model: ") and model.endswith(".onnx")
+    assert f"asr transcribe FILE --model {model} --lm {lm} --beam-size 7" in proc.stdout
     wav = read_manifest(r / "data" / "test.jsonl")[0]["audio"]
     for exported in (model, model.replace(".onnx", ".int8.onnx")):
         out = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", wav, "--model",

@@ -6,7 +6,7 @@
 #
 #   bash recipes/ljspeech/run.sh [--stage N] [--stop-stage N] [--dir DIR] [--data-dir DIR]
 #        [--sentences FILE] [--pretrained CKPT|mini_librispeech|synthetic] [--synth N] [--engines LIST] [--real-repeat N]
-#        [--ft-synth N] [--average N] [--lm-text FILE] [--limit N] [key=value ...]
+#        [--ft-synth N] [--average N] [--lm-text FILE] [--beam N] [--limit N] [key=value ...]
 #
 # Stages: 0 set-up, 1 download LJSpeech-1.1 (2.6 GB; skipped with --data-dir), 2 prepare manifests
 # (in id order: 80 % train, 10 % dev, last 10 % test; heldout.txt lists the dev+test sentences),
@@ -24,8 +24,8 @@
 #   always left out.
 # --pretrained: the model fine-tuned: mini_librispeech (the default: the best checkpoint of
 #   recipes/mini_librispeech/exp, which bash recipes/mini_librispeech/run.sh trains; test 24.56 %
-#   with the LM against 38.76 % from the synthetic pretraining, README.md), synthetic (stages 3-4
-#   train it), or any other checkpoint (its model's size is kept).
+#   with the LM against 38.76 % from the synthetic pretraining, both with 50 beams, README.md),
+#   synthetic (stages 3-4 train it), or any other checkpoint (its model's size is kept).
 # --synth N: synthetic sentences (default 8000). --engines: synthesizers (default espeak-ng,flite).
 # --real-repeat N: copies of each real clip per fine-tuning epoch (default 3). --ft-synth N:
 #   synthetic sentences (the first of data/synth.jsonl) kept in the fine-tuning (default 0).
@@ -33,19 +33,20 @@
 #   better, README.md).
 # --lm-text FILE: a large book-text corpus, one sentence a line (.gz read too), for stage 9's LM: a
 #   4-gram of it and the training sentences (held-out sentences left out), pruned and binarised
-#   with KenLM (stage 0 builds it); test 22.19 % with the LM against 24.56 % for the 3-gram of the
-#   LJSpeech sentences alone (18.64 and 20.41 % from an earlier Mini LibriSpeech model,
-#   README.md). Its text must not hold LJ Speech's books.
+#   with KenLM (stage 0 builds it); test 16.86 % with the LM against 21.89 % for the 3-gram of the
+#   LJSpeech sentences alone (500 beams; README.md). Its text must not hold LJ Speech's books.
+# --beam N: beams kept in stage 9's beam search on test (default 500; alpha/beta are tuned with
+#   50): test 16.86 % with the --lm-text 4-gram against 22.19 % with 50 (README.md).
 # --limit N: only the first N clips (smoke tests).
 # Extra key=value arguments override conf/ljspeech.yaml (the fine-tuning; e.g. trainer.max_epochs=20).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
 dir=recipes/ljspeech; data_dir=""; sentences=""; pretrained=mini_librispeech; n_synth=8000
-engines=espeak-ng,flite; real_repeat=3; ft_synth=0; average=1; lm_text=""; limit=""
+engines=espeak-ng,flite; real_repeat=3; ft_synth=0; average=1; lm_text=""; limit=""; beam=500
 options[--data-dir]=data_dir; options[--sentences]=sentences; options[--pretrained]=pretrained
 options[--synth]=n_synth; options[--engines]=engines; options[--real-repeat]=real_repeat
 options[--ft-synth]=ft_synth; options[--average]=average; options[--lm-text]=lm_text
-options[--limit]=limit
+options[--limit]=limit; options[--beam]=beam
 parse_options "$@"
 config=conf/ljspeech.yaml; data=$dir/data; exp=$dir/exp; exp_pre=$dir/exp_pretrain
 data_dir=${data_dir:-$dir/downloads/LJSpeech-1.1}

@@ -8,7 +8,7 @@
 #   bash recipes/mini_librispeech/run.sh [--stage N] [--stop-stage N] [--dir DIR]
 #        [--data-dir DIR] [--base-url URL] [--lm-text FILE] [--lm-order N] [--lm-prune "N ..."]
 #        [--dev-speakers N] [--test-speakers N] [--pretrained CKPT] [--synth N]
-#        [--engines LIST] [--average N] [key=value ...]
+#        [--engines LIST] [--average N] [--beam N] [key=value ...]
 #
 # Stages: 0 set-up (with KenLM's lmplz when --lm-text is given), 1 download train-clean-5 and
 # dev-clean-2 (skipped with --data-dir), 2 prepare manifests and split train-clean-5 by speaker
@@ -35,15 +35,18 @@
 #   points better on test for 21 more minutes; the 4 x 320 model from scratch is better still,
 #   and with the pretraining it would outgrow the 2-hour budget (README.md).
 # --average N: average the last N epochs (default 1: the best checkpoint by dev WER).
+# --beam N: beams kept in stage 9's beam search on test (default 500; alpha/beta are tuned with
+#   50): test 54.21 % against 57.17 % with 50, for about four times the decoding time (README.md).
 # Extra key=value arguments override conf/mini_librispeech.yaml (e.g. trainer.max_epochs=10).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
 dir=recipes/mini_librispeech; data_dir=""; base_url=""; lm_text=""; lm_order=4; lm_prune="0 1"
 dev_speakers=2; test_speakers=3; pretrained=""; n_synth=0; engines=espeak-ng,flite; average=1
+beam=500
 options[--data-dir]=data_dir; options[--base-url]=base_url; options[--lm-text]=lm_text
 options[--lm-order]=lm_order; options[--lm-prune]=lm_prune; options[--dev-speakers]=dev_speakers
 options[--test-speakers]=test_speakers; options[--pretrained]=pretrained; options[--synth]=n_synth
-options[--engines]=engines; options[--average]=average
+options[--engines]=engines; options[--average]=average; options[--beam]=beam
 parse_options "$@"
 config=conf/mini_librispeech.yaml; data=$dir/data; exp=$dir/exp; exp_pre=$dir/exp_pretrain
 data_dir=${data_dir:-$dir/downloads/LibriSpeech}
@@ -127,7 +130,7 @@ if run_stage 9; then
   asr lm tune --checkpoint "$ckpt" --manifest "$data/dev.jsonl" --lm "$lm" "${large_lm_grid[@]}"
   for s in "${eval_sets[@]:1}"; do
     asr evaluate --checkpoint "$ckpt" --manifest "$data/$s.jsonl" --out-dir "$exp/eval_${s}_lm" \
-      --lm "$lm" --report "$exp/eval_${s}_lm/report" --train-log "$exp"
+      --lm "$lm" --beam-size "$beam" --report "$exp/eval_${s}_lm/report" --train-log "$exp"
     asr compare "$exp/eval_$s/report" "$exp/eval_${s}_lm/report" --out "$exp/compare_${s}_greedy_lm"
   done
 fi
@@ -140,5 +143,6 @@ fi
 print_results "$ckpt" "$exp/eval_test"
 echo "beam search + LM: $exp/eval_test_lm/report/report.html"
 echo "faster (int8 weights, same WER on test within 0.1 point): ${model%.onnx}.int8.onnx"
+echo "transcribe as evaluated: asr transcribe FILE --model $model --lm $lm --beam-size $beam"
 echo "model: $model"
 echo "lm: $lm"
