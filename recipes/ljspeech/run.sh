@@ -70,7 +70,7 @@ if run_stage 2; then
   asr prepare-corpus ljspeech "$data_dir" "$data" "${limit_args[@]}" --sentences "$sentences" \
     --config "$config" "${overrides[@]}"
 fi
-[ "$pretrained" = mini_librispeech ] && mini_librispeech_model synthetic
+[ "$pretrained" = mini_librispeech ] && run_stage 5 && mini_librispeech_model synthetic
 if [ "$pretrained" = synthetic ] && run_stage 3; then
   say 3 "synthesize $n_synth sentences with $engines (held-out sentences excluded)"
   asr synth "$dir/synth" --train "$n_synth" --dev 0 --test 0 --engines "$engines" \
