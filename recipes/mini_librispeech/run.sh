@@ -36,7 +36,7 @@
 #   and with the pretraining it would outgrow the 2-hour budget (README.md).
 # --average N: average the last N epochs (default 1: the best checkpoint by dev WER).
 # --beam N: beams kept in stage 9's beam search on test (default 500; alpha/beta are tuned with
-#   50): test 54.21 % against 57.17 % with 50, for about four times the decoding time (README.md).
+#   50): test 54.21 % against 57.17 % with 50, for 3.6 times the decoding time (README.md).
 # Extra key=value arguments override conf/mini_librispeech.yaml (e.g. trainer.max_epochs=10).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # shared helpers; cd to the repository root
