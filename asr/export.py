@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from asr.dims import FeatureConfig
 from asr.features import LogMel
 from asr.model import SpeechRecognizer, StackFrontend
-from asr.recognizer import ONNX_METADATA_KEY, TORCHSCRIPT_METADATA, load_model
+from asr.recognizer import ONNX_METADATA_KEY, TORCHSCRIPT_METADATA, import_onnx, load_model
 
 __all__ = [
     "ConvLogMel",
@@ -146,8 +146,7 @@ def export_model(model: SpeechRecognizer, out: str | Path, fmt: str, int8: bool 
         return out
     if fmt != "onnx":
         raise ValueError(f"unknown export format {fmt!r} (onnx or torchscript)")
-    import onnx
-
+    onnx = import_onnx("onnx")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on RNNs and traced shapes
         torch.onnx.export(
@@ -179,6 +178,7 @@ def _quantize(path: Path) -> None:
     MatMul and Gemm weights; the metadata is kept)."""
     import logging
 
+    import_onnx("onnxruntime")
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     float_path = path.with_name(path.name + ".float.tmp")

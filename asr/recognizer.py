@@ -15,6 +15,7 @@ numpy arrays, and ``asr transcribe --model model.onnx`` runs without importing t
 
 from __future__ import annotations
 
+import importlib
 import json
 import warnings
 import zipfile
@@ -134,13 +135,23 @@ class TorchRecognizer(Recognizer):
             return self.module(wave, lengths)
 
 
+def import_onnx(module: str):
+    """``onnx`` or ``onnxruntime`` (the ``[export]`` extra), or one line saying what to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise CheckpointError(
+            f"ONNX models need {module}, which is not installed: pip install 'asr[export]' "
+            f"(or pip install {module})"
+        ) from None
+
+
 class OnnxRecognizer(Recognizer):
     """An exported ONNX model run with onnxruntime (no torch network, no checkpoint); its
     vocabulary, features, dims and frame duration come from the file's metadata."""
 
     def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None) -> None:
-        import onnxruntime as ort
-
+        ort = import_onnx("onnxruntime")
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"{path}: model not found")

