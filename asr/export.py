@@ -187,7 +187,9 @@ def _quantize(path: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # its advice to run shape-inference pre-processing first
     try:
-        quantize_dynamic(float_path, path, weight_type=QuantType.QInt8,
+        # reduce_range: 7-bit weights, as onnxruntime advises for CPUs without VNNI (AVX2 only),
+        # where u8 x s8 products summed in pairs saturate int16; the LSTM's are 7-bit anyway
+        quantize_dynamic(float_path, path, weight_type=QuantType.QInt8, reduce_range=True,
                          op_types_to_quantize=["LSTM", "MatMul", "Gemm"])
     finally:
         root.setLevel(level)

@@ -20,7 +20,6 @@ from asr.export import export_model
 from asr.features import FeatureConfig
 from asr.model import ModelDims, SpeechRecognizer
 from asr.recognizer import OnnxRecognizer, TorchRecognizer, load_model
-from asr.score import char_errors
 from asr.text import BLANK, LIBRISPEECH_CHARS
 
 # runs the CLI in a process where importing Lightning fails
@@ -208,8 +207,8 @@ def test_export_parity_across_architectures(dims, tmp_path):
 
 def test_int8_onnx_is_smaller_close_and_transcribes_the_same(trained, tmp_path, capsys):
     """`asr export --int8`: quantised LSTM and linear weights (DynamicQuantizeLSTM, MatMulInteger
-    nodes), a smaller file, the metadata kept, log-probs and greedy transcripts close to the
-    float model's."""
+    nodes), a smaller file, the metadata kept, log-probs close to the float model's on any CPU,
+    and `asr transcribe` running it."""
     import onnx
 
     ckpt, val = trained
@@ -228,12 +227,15 @@ def test_int8_onnx_is_smaller_close_and_transcribes_the_same(trained, tmp_path, 
         ref, ref_lengths = load_network(ckpt)(wave, lengths)
     got, got_lengths = map(torch.from_numpy, recognizer(wave, lengths))
     assert torch.equal(got_lengths, ref_lengths)
-    assert 0 < max_diff(got, ref, ref_lengths) < 1.0  # quantised: close, not equal
-    by_full = asr(capsys, "transcribe", *paths, "--model", str(full), "--json")
-    by_int8 = asr(capsys, "transcribe", *paths, "--model", str(small), "--json")
-    texts = [[r["text"] for r in json.loads(proc.stdout)] for proc in (by_full, by_int8)]
-    # the fixture's model is barely trained (near-ties between letters): close, not always equal
-    assert char_errors(*texts).rate < 0.05
+    # quantised: close, not equal. Without 7-bit weights (reduce_range) an AVX2 CPU without VNNI
+    # gave 0.10 here (products saturating int16), and transcripts of this barely trained
+    # model, all near-ties between letters, 46 % apart; with them 0.008
+    assert 0 < max_diff(got, ref, ref_lengths) < 0.04
+    proc = asr(capsys, "transcribe", *paths, "--model", str(small), "--json")
+    # the CLI runs the int8 model as the API does (in the same batches: the activations are
+    # quantised per call, over the batch)
+    assert [r["text"] for r in json.loads(proc.stdout)] == [
+        t.text for _, t in recognizer.transcribe_files(paths)]
 
 
 def test_int8_is_for_onnx_only(trained, tmp_path, capsys):
