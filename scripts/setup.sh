@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the toolkit into .venv (idempotent). Used by the README's two commands and by CI.
-#   TORCH_SPEC   torch requirement installed first (default: the CPU build torch==2.13.0;
-#                set e.g. TORCH_SPEC="torch" on a GPU machine to get the CUDA build)
+#   TORCH_SPEC   the torch requirement, installed with the package (default: the CPU build
+#                torch==2.13.0; set e.g. TORCH_SPEC="torch" on a GPU machine to get the CUDA build)
 #   ASR_VENV     where the virtual environment lives (default: <repo>/.venv)
-#   ASR_EXTRAS   the package's optional dependencies, comma-separated (default: dev,augment,bpe, which
-#                the tests need; recipes/mini/run.sh asks for none, so the main job's set-up is
-#                shorter). A later run with more installs the rest; none is ever removed.
+#   ASR_EXTRAS   the package's optional dependencies, comma-separated (default: dev,augment,bpe,
+#                which the tests need; recipes/mini/run.sh asks for none, so the main job's set-up
+#                is shorter). A later run that asks for more installs them; none is removed.
 #   ASR_ENGINES  the synthesizers installed with apt-get (default: espeak-ng flite festival;
 #                recipes/mini/run.sh asks for espeak-ng, the only one it uses)
 #   ASR_PIPER=1  also install the optional neural synthesizer for 'asr synth --engines piper'

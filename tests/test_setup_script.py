@@ -22,7 +22,7 @@ def venv(tmp_path: Path) -> Path:
     return tmp_path / "venv"
 
 
-def setup(venv: Path, **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+def run_setup(venv: Path, **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
     """Runs setup.sh on the fake venv; returns the process and what each pip install of the
     package installed besides torch (the project and its extras)."""
     log = venv.parent / "calls.log"
@@ -37,31 +37,31 @@ def setup(venv: Path, **env: str) -> tuple[subprocess.CompletedProcess, list[str
 
 def test_extras_are_installed_once_and_added_to(venv: Path) -> None:
     # the main job's set-up: no extras, no synthesizer asked for here
-    proc, installs = setup(venv, ASR_EXTRAS="", ASR_ENGINES="")
+    proc, installs = run_setup(venv, ASR_EXTRAS="", ASR_ENGINES="")
     assert proc.returncode == 0, proc.stderr
     assert installs == [f"{ROOT}"]
     assert "extras: none" in proc.stdout
     # the same again: nothing to do
-    assert setup(venv, ASR_EXTRAS="", ASR_ENGINES="")[1] == []
+    assert run_setup(venv, ASR_EXTRAS="", ASR_ENGINES="")[1] == []
     # the tests' set-up (the default extras) installs them on top
-    proc, installs = setup(venv, ASR_ENGINES="")
+    proc, installs = run_setup(venv, ASR_ENGINES="")
     assert installs == [f"{ROOT}[dev,augment,bpe]"]
     assert (venv / ".asr-installed").read_text().strip() == "dev,augment,bpe"
     # asking for fewer than are there installs nothing; one more installs the union
-    assert setup(venv, ASR_EXTRAS="bpe", ASR_ENGINES="")[1] == []
-    proc, installs = setup(venv, ASR_EXTRAS="export", ASR_ENGINES="")
+    assert run_setup(venv, ASR_EXTRAS="bpe", ASR_ENGINES="")[1] == []
+    proc, installs = run_setup(venv, ASR_EXTRAS="export", ASR_ENGINES="")
     assert installs == [f"{ROOT}[dev,augment,bpe,export]"]
 
 
 def test_a_stale_stamp_installs_again(venv: Path) -> None:
-    assert setup(venv, ASR_EXTRAS="bpe", ASR_ENGINES="")[1]
+    assert run_setup(venv, ASR_EXTRAS="bpe", ASR_ENGINES="")[1]
     stamp = venv / ".asr-installed"
     old = (ROOT / "pyproject.toml").stat().st_mtime - 10
     os.utime(stamp, (old, old))  # pyproject.toml is newer than the install
-    assert setup(venv, ASR_EXTRAS="bpe", ASR_ENGINES="")[1] == [f"{ROOT}[bpe]"]
+    assert run_setup(venv, ASR_EXTRAS="bpe", ASR_ENGINES="")[1] == [f"{ROOT}[bpe]"]
 
 
 def test_an_unknown_engine_is_refused_by_name(venv: Path) -> None:
-    proc, _ = setup(venv, ASR_EXTRAS="", ASR_ENGINES="espeak-ng nosuch")
+    proc, _ = run_setup(venv, ASR_EXTRAS="", ASR_ENGINES="espeak-ng nosuch")
     assert proc.returncode == 1
     assert "ASR_ENGINES: unknown engine 'nosuch'" in proc.stderr

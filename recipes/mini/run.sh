@@ -18,8 +18,9 @@ options[--n-train]=n_train; options[--n-dev]=n_dev; options[--n-test]=n_test
 parse_options "$@"
 corpus=$dir/corpus; data=$dir/data; exp=$dir/exp
 
-if run_stage 0; then  # the toolkit without the tests' extras, and espeak-ng only: a shorter set-up
-  say 0 "set-up"; ASR_EXTRAS="${ASR_EXTRAS-}" ASR_ENGINES="${ASR_ENGINES-espeak-ng}" bash scripts/setup.sh
+if run_stage 0; then  # without the tests' extras, and espeak-ng only: a shorter set-up
+  say 0 "set-up"
+  ASR_EXTRAS="${ASR_EXTRAS-}" ASR_ENGINES="${ASR_ENGINES-espeak-ng}" bash scripts/setup.sh
 fi
 if run_stage 1; then
   say 1 "synthesize $n_train train + $n_dev dev sentences (training voices), $n_test test sentences (unseen voices)"
